@@ -63,7 +63,8 @@ export function canonicalJson(value: EventValue): string {
     if (typeof v !== 'object') {
       throw new TraceError('ERR_TRACE_UNSERIALIZABLE', `${where}: cannot log a ${typeof v}`);
     }
-    if (v instanceof Uint8Array) return `{"$bytes":"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"}`;
+    if (v instanceof Uint8Array)
+      return `{"$bytes":"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"}`;
     if (seen.has(v)) throw new TraceError('ERR_TRACE_UNSERIALIZABLE', `${where}: cyclic value`);
     seen.add(v);
     try {
