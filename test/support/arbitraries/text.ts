@@ -11,7 +11,7 @@ import { TextNegotiator, type NegotiationStage, type TransportKind } from '../..
 import type { Digest, NegotiatedParams, SessionType, TaskReporting } from '../../../protocol/text/params.js';
 import { splitText } from '../../../protocol/text/split.js';
 
-const LABEL_CHARS = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-+@_'];
+const LABEL_CHARS = Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-+@_');
 
 /** A key name RFC 7143 §6.1 accepts: a standard-label, or an `X-` / `X#` extension key; at most 63 bytes. */
 export const arbKeyName: fc.Arbitrary<string> = fc.oneof(
