@@ -216,8 +216,8 @@ export class TextNegotiator {
       const preference = preferenceOf(config, key, this.#iser);
       if (preference !== undefined) add(key, formatPreference(preference));
     }
-    const rdma = this.rdmaExtensions || (this.#iser && this.#leading && this.sessionType === 'Normal');
-    if (!rdma || this.sessionType === 'Discovery') {
+    const rdma = this.#rdmaExpected();
+    if (!rdma) {
       add('MaxRecvDataSegmentLength', String(config.maxRecvDataSegmentLength ?? 8192));
     }
     if (this.#leading && rdma) {
@@ -229,6 +229,15 @@ export class TextNegotiator {
     if (this.#leading && config.nodeArchitecture !== undefined)
       add('X#NodeArchitecture', config.nodeArchitecture.join(','));
     return pairs;
+  }
+
+  /** RDMAExtensions as negotiated, or while still open, whether we are heading for it (we run over iSER). */
+  #rdmaExpected(): boolean {
+    if (this.#session !== undefined || this.sessionType === 'Discovery') return this.rdmaExtensions;
+    const open =
+      this.#awaiting.has('RDMAExtensions') ||
+      !(this.#sent.has('RDMAExtensions') || this.#peerSent.has('RDMAExtensions'));
+    return open ? this.#iser : this.rdmaExtensions;
   }
 
   /** The negotiable keys we offer in the operational stage, in order. */
