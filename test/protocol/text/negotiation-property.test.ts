@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NegotiationConfig } from '../../../protocol/text/config.js';
-import type { NegotiatedParams } from '../../../protocol/text/params.js';
+import type { Digest, NegotiatedParams } from '../../../protocol/text/params.js';
 import {
   arbInitiatorConfig,
   arbTargetConfig,
@@ -12,7 +12,7 @@ import {
 } from '../../support/arbitraries/text.js';
 
 /** RFC 7143 §6.2.1, written independently of the implementation. */
-function firstAcceptable(offered: readonly string[], acceptable: readonly string[]): string | undefined {
+function firstAcceptable<T extends string>(offered: readonly T[], acceptable: readonly string[]): T | undefined {
   for (const value of offered) if (acceptable.includes(value)) return value;
   return undefined;
 }
@@ -29,10 +29,10 @@ function expected(ini: LoginSide, tgt: LoginSide): Partial<NegotiatedParams> {
   const rdma = !discovery && ini.transport === 'iser' && tgt.transport === 'iser';
   const firstBurst = (c: NegotiationConfig): number =>
     c.firstBurstLength ?? Math.min(65536, c.maxBurstLength ?? 262144);
-  const digest = (pick: (c: NegotiationConfig) => readonly string[] | undefined): string => {
+  const digest = (pick: (c: NegotiationConfig) => readonly Digest[] | undefined): Digest => {
     if (rdma) return 'None';
-    const iList = pick(i) ?? ['None'];
-    const tList = pick(t) ?? ['None'];
+    const iList: readonly Digest[] = pick(i) ?? ['None'];
+    const tList: readonly Digest[] = pick(t) ?? ['None'];
     if (ini.transport === 'tcp') return firstAcceptable(iList, tList) ?? 'None';
     // An initiator on an iSER transport leaves digests unsaid; a target that wants them originates the key.
     return tList.join(',') === 'None' ? 'None' : (firstAcceptable(tList, iList) ?? 'None');
