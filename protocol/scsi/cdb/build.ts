@@ -107,9 +107,9 @@ type BlockInput<T extends { lba: bigint }, Optional extends keyof T> = Omit<With
 };
 
 /** Options of the READ builders. */
-export type ReadOptions = BlockInput<ReadCdb, 'dpo' | 'fua' | 'rarc' | 'protect' | 'group'>;
+export type ReadOptions = Omit<BlockInput<ReadCdb, 'dpo' | 'fua' | 'rarc' | 'protect' | 'group'>, 'cdbLength'>;
 /** Options of the WRITE builders. */
-export type WriteOptions = BlockInput<WriteCdb, 'dpo' | 'fua' | 'protect' | 'group'>;
+export type WriteOptions = Omit<BlockInput<WriteCdb, 'dpo' | 'fua' | 'protect' | 'group'>, 'cdbLength'>;
 
 /** READ(6): LBA up to 2^21 - 1, 1 to 256 blocks. */
 export function read6(options: Pick<ReadOptions, 'lba' | 'blocks'>): Buffer {
