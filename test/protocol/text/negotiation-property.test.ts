@@ -100,10 +100,10 @@ function expected(ini: LoginSide, tgt: LoginSide): Partial<NegotiatedParams> {
     maxOutstandingR2T: Math.min(i.maxOutstandingR2T ?? 1, t.maxOutstandingR2T ?? 1),
     dataPduInOrder: (i.dataPduInOrder ?? true) || (t.dataPduInOrder ?? true),
     dataSequenceInOrder: (i.dataSequenceInOrder ?? true) || (t.dataSequenceInOrder ?? true),
-    taskReporting: (i.taskReporting === undefined
-      ? 'RFC3720'
-      : (firstAcceptable(i.taskReporting, t.taskReporting ?? ['RFC3720']) ??
-        'RFC3720')) as NegotiatedParams['taskReporting'],
+    taskReporting:
+      i.taskReporting === undefined
+        ? 'RFC3720'
+        : (firstAcceptable(i.taskReporting, t.taskReporting ?? ['RFC3720']) ?? 'RFC3720'),
     iscsiProtocolLevel:
       i.iscsiProtocolLevel === undefined
         ? Math.min(t.iscsiProtocolLevel ?? 1, 1)
