@@ -2,7 +2,7 @@
  * scapy as an independent ICRC oracle (DESIGN.md §5): we synthesize RoCEv2 IPv4 datagrams, scapy's
  * `BTH.compute_icrc` recomputes each ICRC, and both must agree; a corrupted packet must fail both ways.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { gsiPacket } from '../../../sim/roce/gsi.js';
 import { computeIcrc, readIcrc } from '../../../sim/roce/icrc.js';
 import { RoceOpcode } from '../../../sim/roce/opcodes.js';
 import type { RocePacket } from '../../../sim/roce/packet.js';
+import { runWithTimeout } from './run-with-timeout.js';
 
 /** The first python3 that can import scapy.contrib.roce (a pyenv shim on PATH may lack Debian's scapy). */
 function scapyPython(): string | undefined {
@@ -43,30 +44,6 @@ for line in open(sys.argv[1]):
     computed = pkt[BTH].compute_icrc(None)
     print(binascii.hexlify(computed).decode(), line[-8:])
 `;
-
-/** Runs a command with a hard timeout, killing the child by pid if it overruns. */
-function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`${cmd} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${cmd} exited with ${code}: ${stderr}`));
-    });
-  });
-}
 
 const bth = {
   solicited: false,
@@ -157,7 +134,7 @@ describe.skipIf(SKIP !== undefined)('ICRC: scapy agrees', () => {
   async function scapyIcrcs(datagrams: readonly Buffer[]): Promise<(readonly [string, string])[]> {
     const input = join(dir, `packets-${datagrams.length}-${Date.now()}.hex`);
     await writeFile(input, datagrams.map((d) => d.toString('hex')).join('\n') + '\n');
-    const out = await run(PYTHON ?? 'python3', [join(dir, 'icrc.py'), input], 60_000);
+    const out = await runWithTimeout(PYTHON ?? 'python3', [join(dir, 'icrc.py'), input], 60_000);
     return out
       .trim()
       .split('\n')
