@@ -47,6 +47,10 @@ describe('RoCEv2 frame helper', () => {
     const six = ipUdpHeaders(v6, 100).ip;
     expect(six.subarray(0, 8).toString('hex')).toBe('60012345' + '006c' + '1140');
     expect(ROCE_V2_UDP_PORT).toBe(0x12b7);
+    // roce-rxe.md §3.1: sport 0xc0a1, 4791, length 320 (BTH 12 + iSER 28 + BHS 48 + 220 data + ICRC 4), checksum 0.
+    expect(ipUdpHeaders({ ...v4, srcPort: 0xc0a1 }, 12 + 28 + 48 + 220 + 4).udp.toString('hex')).toBe(
+      'c0a112b701400000',
+    );
   });
 
   it('round-trips through the UDP payload in every mode, over IPv4 and IPv6', () => {
