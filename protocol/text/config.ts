@@ -76,39 +76,41 @@ export type Preference =
   | { readonly kind: 'number'; readonly value: number };
 
 /** How each negotiable key reads its preference from a config. */
-const configField: Readonly<Record<string, keyof NegotiationConfig>> = {
-  HeaderDigest: 'headerDigest',
-  DataDigest: 'dataDigest',
-  MaxConnections: 'maxConnections',
-  InitialR2T: 'initialR2T',
-  ImmediateData: 'immediateData',
-  MaxBurstLength: 'maxBurstLength',
-  FirstBurstLength: 'firstBurstLength',
-  DefaultTime2Wait: 'defaultTime2Wait',
-  DefaultTime2Retain: 'defaultTime2Retain',
-  MaxOutstandingR2T: 'maxOutstandingR2T',
-  DataPDUInOrder: 'dataPduInOrder',
-  DataSequenceInOrder: 'dataSequenceInOrder',
-  ErrorRecoveryLevel: 'errorRecoveryLevel',
-  TaskReporting: 'taskReporting',
-  iSCSIProtocolLevel: 'iscsiProtocolLevel',
-  InitiatorRecvDataSegmentLength: 'initiatorRecvDataSegmentLength',
-  TargetRecvDataSegmentLength: 'targetRecvDataSegmentLength',
-  MaxRecvDataSegmentLength: 'maxRecvDataSegmentLength',
-  MaxOutstandingUnexpectedPDUs: 'maxOutstandingUnexpectedPdus',
-  MaxAHSLength: 'maxAhsLength',
-  TaggedBufferForSolicitedDataOnly: 'taggedBufferForSolicitedDataOnly',
-  iSERHelloRequired: 'iserHelloRequired',
-};
+const configField: ReadonlyMap<string, keyof NegotiationConfig> = new Map<string, keyof NegotiationConfig>(
+  Object.entries({
+    HeaderDigest: 'headerDigest',
+    DataDigest: 'dataDigest',
+    MaxConnections: 'maxConnections',
+    InitialR2T: 'initialR2T',
+    ImmediateData: 'immediateData',
+    MaxBurstLength: 'maxBurstLength',
+    FirstBurstLength: 'firstBurstLength',
+    DefaultTime2Wait: 'defaultTime2Wait',
+    DefaultTime2Retain: 'defaultTime2Retain',
+    MaxOutstandingR2T: 'maxOutstandingR2T',
+    DataPDUInOrder: 'dataPduInOrder',
+    DataSequenceInOrder: 'dataSequenceInOrder',
+    ErrorRecoveryLevel: 'errorRecoveryLevel',
+    TaskReporting: 'taskReporting',
+    iSCSIProtocolLevel: 'iscsiProtocolLevel',
+    InitiatorRecvDataSegmentLength: 'initiatorRecvDataSegmentLength',
+    TargetRecvDataSegmentLength: 'targetRecvDataSegmentLength',
+    MaxRecvDataSegmentLength: 'maxRecvDataSegmentLength',
+    MaxOutstandingUnexpectedPDUs: 'maxOutstandingUnexpectedPdus',
+    MaxAHSLength: 'maxAhsLength',
+    TaggedBufferForSolicitedDataOnly: 'taggedBufferForSolicitedDataOnly',
+    iSERHelloRequired: 'iserHelloRequired',
+  } as const),
+);
 
 /** The config field that holds the preference for `keyName`, if any. */
 export function configFieldOf(keyName: string): keyof NegotiationConfig | undefined {
-  return configField[keyName];
+  return configField.get(keyName);
 }
 
 /** True when the config sets `keyName` explicitly (rather than leaving the RFC default). */
 export function isConfigured(config: NegotiationConfig, keyName: string): boolean {
-  const field = configField[keyName];
+  const field = configField.get(keyName);
   return field !== undefined && config[field] !== undefined;
 }
 
@@ -133,7 +135,7 @@ export function preferenceOf(config: NegotiationConfig, keyName: string, iser: b
   }
   const def = KEY_TABLE.get(keyName);
   if (def === undefined) return undefined;
-  const field = configField[keyName];
+  const field = configField.get(keyName);
   const value = field === undefined ? undefined : config[field];
   if (value === undefined) return defaultPreference(def);
   if (Array.isArray(value)) return { kind: 'list', values: value as readonly string[] };
@@ -175,7 +177,7 @@ export function isLocalName(value: string): boolean {
 
 /** Throws {@link TextError} `ERR_TEXT_BAD_CONFIG` when a config value is outside what the RFC allows. */
 export function validateConfig(config: NegotiationConfig): void {
-  for (const [keyName, field] of Object.entries(configField)) {
+  for (const [keyName, field] of configField) {
     const value = config[field];
     if (value === undefined) continue;
     const def = KEY_TABLE.get(keyName);

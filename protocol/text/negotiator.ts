@@ -64,13 +64,13 @@ export interface ReceiveResult {
 }
 
 /** Processing order inside one text: decisions other keys depend on come first. */
-const PRIORITY: Readonly<Record<string, number>> = {
-  SessionType: 0,
-  RDMAExtensions: 1,
-  InitialR2T: 2,
-  ImmediateData: 2,
-  MaxBurstLength: 3,
-};
+const PRIORITY: ReadonlyMap<string, number> = new Map([
+  ['SessionType', 0],
+  ['RDMAExtensions', 1],
+  ['InitialR2T', 2],
+  ['ImmediateData', 2],
+  ['MaxBurstLength', 3],
+]);
 
 /** The keys an initiator offers in a normal session's leading login, in order. */
 const NORMAL_SESSION_KEYS = [
@@ -301,7 +301,7 @@ export class TextNegotiator {
     const delegated: TextPair[] = [];
     const ordered = pairs
       .map((pair, index) => ({ pair, index }))
-      .sort((a, b) => (PRIORITY[a.pair.key] ?? 9) - (PRIORITY[b.pair.key] ?? 9) || a.index - b.index);
+      .sort((a, b) => (PRIORITY.get(a.pair.key) ?? 9) - (PRIORITY.get(b.pair.key) ?? 9) || a.index - b.index);
     for (const { pair } of ordered) {
       const answer = this.#receivePair(pair, stage, delegated);
       if (answer !== undefined) reply.push({ key: pair.key, value: answer });

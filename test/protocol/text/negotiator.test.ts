@@ -10,7 +10,7 @@ import {
   type TextNegotiatorOptions,
 } from '../../../protocol/text/negotiator.js';
 import { dataSegmentLimits } from '../../../protocol/text/params.js';
-import { arbTextValue, simulatedParams, simulateLogin } from '../../support/arbitraries/text.js';
+import { arbKeyOffers, arbTextValue, simulatedParams, simulateLogin } from '../../support/arbitraries/text.js';
 
 const INAME = 'iqn.2024-01.com.example:initiator';
 const TNAME = 'iqn.2024-01.com.example:target';
@@ -564,5 +564,35 @@ describe('connections after the first, and full feature phase', () => {
       'ERR_TEXT_BAD_CONFIG',
     );
     expect(errorOf(() => target({}, { phase: 'full-feature' })).code).toBe('ERR_TEXT_BAD_CONFIG');
+  });
+});
+
+describe('well-formed offers from an RFC-abiding peer', () => {
+  it('are answered with a value the selection rules admit, never with a protocol error', () => {
+    fc.assert(
+      fc.property(arbKeyOffers, fc.boolean(), (offers, discovery) => {
+        const t = loggedInTarget({}, {}, discovery ? 'Discovery' : 'Normal');
+        // Only what an initiator may send in login: no identity repeats, no target-only keys, no SendTargets.
+        const legal = offers.filter((p) => {
+          const def = KEY_TABLE.get(p.key);
+          return (
+            def !== undefined &&
+            def.senders !== 'target' &&
+            def.use !== 'full-feature-only' &&
+            !['InitiatorName', 'TargetName', 'SessionType'].includes(p.key)
+          );
+        });
+        const { reply } = t.receive(legal, 'operational');
+        for (const { key, value } of reply) {
+          const offered = legal.find((p) => p.key === key)?.value ?? '';
+          const def = KEY_TABLE.get(key);
+          if (def?.result === 'list') expect([...offered.split(','), 'Reject', 'Irrelevant']).toContain(value);
+          if (def?.result === 'min') expect(value === 'Irrelevant' || Number(value) <= Number(offered)).toBe(true);
+          if (def?.result === 'max') expect(value === 'Irrelevant' || Number(value) >= Number(offered)).toBe(true);
+          if (def?.result === 'and' || def?.result === 'or') expect(['Yes', 'No', 'Irrelevant']).toContain(value);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

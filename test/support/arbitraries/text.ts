@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { TextAssembler } from '../../../protocol/text/assembler.js';
 import type { TextPair } from '../../../protocol/text/codec.js';
 import type { NegotiationConfig } from '../../../protocol/text/config.js';
+import { KEY_TABLE, type KeyDefinition } from '../../../protocol/text/keys.js';
 import { TextNegotiator, type NegotiationStage, type TransportKind } from '../../../protocol/text/negotiator.js';
 import type { Digest, NegotiatedParams, SessionType, TaskReporting } from '../../../protocol/text/params.js';
 import { splitText } from '../../../protocol/text/split.js';
@@ -32,6 +33,44 @@ export const arbTextValue: fc.Arbitrary<string> = fc
 export const arbTextPairs: fc.Arbitrary<TextPair[]> = fc
   .uniqueArray(fc.record({ key: arbKeyName, value: arbTextValue }), { selector: (p) => p.key, maxLength: 12 })
   .map((pairs) => pairs.map((p) => ({ key: p.key, value: p.value })));
+
+/** A well-formed value for `def`'s type and range (what an RFC-abiding peer may offer or declare). */
+export function arbValueFor(def: KeyDefinition): fc.Arbitrary<string> {
+  switch (def.type) {
+    case 'boolean':
+      return fc.constantFrom('Yes', 'No');
+    case 'numerical': {
+      const { min, max } = def.range ?? { min: 0, max: 0 };
+      return fc.oneof(
+        fc.integer({ min, max }).map(String),
+        fc.integer({ min, max }).map((n) => `0x${n.toString(16)}`),
+      );
+    }
+    case 'list':
+    case 'enum':
+      return def.values === undefined
+        ? fc.stringMatching(/^[A-Za-z0-9]{1,10}$/)
+        : fc
+            .uniqueArray(fc.constantFrom(...def.values), {
+              minLength: 1,
+              maxLength: def.type === 'enum' ? 1 : def.values.length,
+            })
+            .map((values) => values.join(','));
+    default:
+      return fc.stringMatching(/^[a-z0-9.:-]{1,40}$/);
+  }
+}
+
+/** One key offer or declaration of an operational key (RFC 7143 §13, RFC 7145 §6) with a well-formed value. */
+export const arbKeyOffer: fc.Arbitrary<TextPair> = fc
+  .constantFrom(...[...KEY_TABLE.values()].filter((def) => def.use !== 'security' && def.obsoleteAnswer === undefined))
+  .chain((def) => arbValueFor(def).map((value) => ({ key: def.name, value })));
+
+/** A text of distinct operational key offers. */
+export const arbKeyOffers: fc.Arbitrary<TextPair[]> = fc.uniqueArray(arbKeyOffer, {
+  selector: (p) => p.key,
+  maxLength: 20,
+});
 
 /** An iSCSI name in iqn form. */
 export const arbIscsiName: fc.Arbitrary<string> = fc
