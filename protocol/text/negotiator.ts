@@ -350,8 +350,8 @@ export class TextNegotiator {
   ): string | undefined {
     const key = def.name;
     if (def.senders === this.#role) {
-      // A target repeating the TargetName we logged in to is harmless; anything else from the wrong side is not.
-      if (key === 'TargetName' && value === this.#config.targetName) return undefined;
+      // Some targets echo our declarations (TargetName, SessionType): harmless when the value is ours.
+      if (def.result === 'declarative' && this.#sent.has(key) && this.#agreed.get(key) === value) return undefined;
       fail('ERR_TEXT_WRONG_SENDER', key, `may not be sent by the ${this.#peer}`);
     }
     if (def.obsoleteAnswer !== undefined) return def.obsoleteAnswer;

@@ -241,9 +241,16 @@ describe('protocol errors (RFC 7143 §6.2, §6.3)', () => {
     );
   });
 
-  it('tolerates a target repeating the TargetName the initiator logged in to', () => {
-    expect(initiator().receive(pairs(`TargetName=${TNAME}`), 'security').reply).toEqual([]);
-    expect(errorOf(() => initiator().receive(pairs('TargetName=iqn.other'), 'security')).code).toBe(
+  it("tolerates a target echoing the initiator's declarations, but not changing them", () => {
+    const echoed = initiator();
+    echoed.offer('security');
+    expect(echoed.receive(pairs(`TargetName=${TNAME} SessionType=Normal`), 'security').reply).toEqual([]);
+    const changed = initiator();
+    changed.offer('security');
+    expect(errorOf(() => changed.receive(pairs('TargetName=iqn.other'), 'security')).code).toBe(
+      'ERR_TEXT_WRONG_SENDER',
+    );
+    expect(errorOf(() => initiator().receive(pairs(`TargetName=${TNAME}`), 'security')).code).toBe(
       'ERR_TEXT_WRONG_SENDER',
     );
   });
