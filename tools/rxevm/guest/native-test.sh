@@ -1,0 +1,30 @@
+#!/bin/bash
+# native-test.sh — INSIDE the guest: rxe0 up, then the native addon's tests (vitest, test/native) against it.
+# Expects the share (/mnt/host) to hold bundle.tar (repo subset + node_modules + the built addon, made by
+# run-native-tests.sh): unpacked to /tmp, because node_modules over 9p is several times slower.
+# Writes vitest's JSON report to /mnt/host/results.json; the last line is "native-test: N passed, N failed".
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SHARE=/mnt/host
+WORK=/tmp/repo
+t0=$(now)
+
+step rxe_up rxe_up || { echo "native-test: 0 passed, 1 failed (rxe_up)"; exit 1; }
+unpack() { mkdir -p "$WORK" && tar -xf "$SHARE/bundle.tar" -C "$WORK"; }
+step unpack unpack || { echo "native-test: 0 passed, 1 failed (unpack)"; exit 1; }
+
+cd "$WORK" || exit 1
+export ISER_RDMA_ADDR ISER_REQUIRE_RDMA=1 CI=1
+ISER_RDMA_ADDR=$(my_ip)
+rc=0
+# Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run.
+timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-600}" node node_modules/vitest/vitest.mjs run test/native \
+  --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" || rc=$?
+
+counts=$(node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$SHARE/results.json" 2>/dev/null) || counts="0 passed, 1 failed (no report; vitest rc=$rc)"
+awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "native-test: %.1fs in the guest\n", b-a}'
+echo "native-test: $counts"
+exit $rc

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run-native-tests.sh — the native addon's tests on a real verbs device (`npm run test:rxe`):
+# build the addon on the host, build (or reuse) the rxe guest image, boot it with a bundle of the repo and
+# node_modules, run tools/rxevm/guest/native-test.sh inside, and exit with its code. Prints step times.
+# Knobs: RXEVM_DIR (image cache, default /var/tmp/rxevm), RXEVM_TIMEOUT (guest hard limit, default 900 s).
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+export RXEVM_DIR=${RXEVM_DIR:-/var/tmp/rxevm}
+STAGE=$RXEVM_DIR/native-test
+t_start=$(date +%s)
+timed() {
+  local name=$1 t0 rc=0
+  shift
+  t0=$(date +%s.%N)
+  "$@" || rc=$?
+  awk -v n="$name" -v a="$t0" -v b="$(date +%s.%N)" -v r="$rc" \
+    'BEGIN{printf "[run-native-tests] %-12s %6.1fs%s\n", n, b-a, (r == 0 ? "" : " (rc=" r ")")}' >&2
+  return $rc
+}
+
+timed build-native bash "$REPO/native/build.sh"
+[ -f "$REPO/native/build/Release/iser_verbs.node" ] || {
+  echo "run-native-tests: the addon was not built (see above)" >&2
+  exit 1
+}
+timed build-image bash "$REPO/tools/rxevm/build-image.sh"
+
+stage() {
+  rm -rf "$STAGE"
+  mkdir -p "$STAGE"
+  cp "$REPO/tools/rxevm/guest/native-test.sh" "$REPO/tools/rxevm/guest/lib.sh" "$STAGE/"
+  # What the tests import, and node_modules minus the tools only the host's lint/docs/typecheck use.
+  (cd "$REPO" && tar -cf "$STAGE/bundle.tar" \
+    --exclude='node_modules/typescript' --exclude='node_modules/typedoc' --exclude='node_modules/@shikijs' \
+    --exclude='node_modules/eslint*' --exclude='node_modules/@eslint' --exclude='node_modules/@typescript-eslint' \
+    --exclude='node_modules/prettier' --exclude='node_modules/dependency-cruiser' --exclude='node_modules/.cache' \
+    package.json tsconfig.json vitest.config.ts protocol transports native/*.ts native/build/Release/iser_verbs.node \
+    test/native test/support node_modules)
+}
+timed stage stage
+echo "[run-native-tests] bundle $(du -h "$STAGE/bundle.tar" | cut -f1)" >&2
+
+rc=0
+RXEVM_SHARE=$STAGE RXEVM_RUN=native-test.sh RXEVM_TIMEOUT=${RXEVM_TIMEOUT:-900} RXEVM_LOG=$RXEVM_DIR/native-test.log \
+  timed guest bash "$REPO/tools/rxevm/boot.sh" || rc=$?
+echo "[run-native-tests] total $(($(date +%s) - t_start))s, guest rc=$rc (console log $RXEVM_DIR/native-test.log)" >&2
+exit $rc
