@@ -15,7 +15,6 @@ import type {
   ConnectOptions,
   ConnectRequest,
   RdmaAddress,
-  RdmaConnection,
   RdmaListener,
 } from '../../transports/verbs.js';
 import type { ActiveHandshake, CmReply, InboundRequest, ListenerSink, RejectReason } from './cm-messages.js';
@@ -36,7 +35,7 @@ export class ActiveAttempt implements ActiveHandshake {
   readonly #local: RdmaAddress;
   readonly #remote: RdmaAddress;
   readonly #options: ConnectOptions;
-  readonly #resolve: (connection: RdmaConnection) => void;
+  readonly #resolve: (connection: SimQueuePair) => void;
   readonly #reject: (error: VerbsError) => void;
   #done = false;
   #timer: Subscription | undefined;
@@ -48,7 +47,7 @@ export class ActiveAttempt implements ActiveHandshake {
     local: RdmaAddress,
     remote: RdmaAddress,
     options: ConnectOptions,
-    settle: { resolve: (connection: RdmaConnection) => void; reject: (error: VerbsError) => void },
+    settle: { resolve: (connection: SimQueuePair) => void; reject: (error: VerbsError) => void },
   ) {
     this.#ctx = ctx;
     this.#record = record;
@@ -228,7 +227,7 @@ export class SimConnectRequest implements ConnectRequest {
     return this.#answered;
   }
 
-  accept(options: AcceptOptions): Promise<RdmaConnection> {
+  accept(options: AcceptOptions): Promise<SimQueuePair> {
     try {
       return Promise.resolve(this.#accept(options));
     } catch (error) {
@@ -236,9 +235,9 @@ export class SimConnectRequest implements ConnectRequest {
     }
   }
 
-  #accept(options: AcceptOptions): Promise<RdmaConnection> {
+  #accept(options: AcceptOptions): Promise<SimQueuePair> {
     const record = this.#inbound.record;
-    this.#claim();
+    this.#assertOpen();
     if (record.abandoned) {
       throw new VerbsError('ERR_VERBS_TIMEOUT', 'the connecting side gave up before this accept', {
         errno: 'ETIMEDOUT',
@@ -253,6 +252,7 @@ export class SimConnectRequest implements ConnectRequest {
       rnrRetryCount: optionIn(options.rnrRetryCount, d.rnrRetryCount, 7, 'rnrRetryCount'),
     };
     optionIn(options.retryCount, d.retryCount, 7, 'retryCount'); // checked; rdma_cm ignores it on accept
+    this.#claim();
     const qp = new SimQueuePair({
       ctx: this.#ctx,
       record,
@@ -282,8 +282,9 @@ export class SimConnectRequest implements ConnectRequest {
 
   reject(privateData?: Buffer): Promise<void> {
     try {
-      this.#claim();
+      this.#assertOpen();
       const data = checkPrivateData(privateData, 'REJ');
+      this.#claim();
       this.#sendReject('consumer', data);
       return new Promise((resolve) => this.#ctx.after(0, resolve));
     } catch (error) {
@@ -298,8 +299,12 @@ export class SimConnectRequest implements ConnectRequest {
     this.#sendReject('unreachable', Buffer.alloc(0));
   }
 
-  #claim(): void {
+  #assertOpen(): void {
     if (this.#answered) throw new VerbsError('ERR_VERBS_CLOSED', 'this connect request was already answered');
+  }
+
+  #claim(): void {
+    this.#assertOpen();
     this.#answered = true;
     this.#onAnswered(this);
   }
@@ -316,10 +321,10 @@ export class SimConnectRequest implements ConnectRequest {
 /** A listener bound to a port of a host. */
 export class SimListener implements RdmaListener, ListenerSink {
   readonly address: RdmaAddress;
-  readonly connectRequests: Observable<ConnectRequest>;
+  readonly connectRequests: Observable<SimConnectRequest>;
   readonly #ctx: FabricContext;
   readonly #host: HostState;
-  readonly #requests = new Subject<ConnectRequest>();
+  readonly #requests = new Subject<SimConnectRequest>();
   readonly #pending = new Set<SimConnectRequest>();
   #closed = false;
 

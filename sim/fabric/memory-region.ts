@@ -133,7 +133,7 @@ export class SimProtectionDomain implements ProtectionDomain {
     this.#nextAddr = BigInt(random.int(1, 0x7ffff)) << 24n;
   }
 
-  register(buffer: Buffer, access: number, options?: { readonly invalidatable?: boolean }): MemoryRegion {
+  register(buffer: Buffer, access: number, options?: { readonly invalidatable?: boolean }): SimMemoryRegion {
     if (this.#closed)
       throw new VerbsError('ERR_VERBS_CLOSED', 'the connection owning this protection domain is closed');
     if (!Buffer.isBuffer(buffer) || buffer.length === 0) {

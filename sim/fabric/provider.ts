@@ -2,15 +2,9 @@
  * A host's view of the fabric: the {@link VerbsProvider} that the iSER transport (or a test) is handed.
  */
 import { VerbsError } from '../../transports/verbs.js';
-import type {
-  ConnectOptions,
-  RdmaAddress,
-  RdmaConnection,
-  RdmaListener,
-  VerbsCapabilities,
-  VerbsProvider,
-} from '../../transports/verbs.js';
+import type { ConnectOptions, RdmaAddress, VerbsCapabilities, VerbsProvider } from '../../transports/verbs.js';
 import { ActiveAttempt, SimListener } from './cm.js';
+import type { SimQueuePair } from './queue-pair.js';
 import { checkAddress, rejected } from './cm-options.js';
 import type { ConnectionRecord } from './connection.js';
 import type { FabricContext } from './context.js';
@@ -45,7 +39,7 @@ export class SimVerbsProvider implements VerbsProvider {
     this.caps = ctx.caps;
   }
 
-  listen(address: RdmaAddress): Promise<RdmaListener> {
+  listen(address: RdmaAddress): Promise<SimListener> {
     try {
       checkAddress(address);
       if (address.host !== this.host && !ANY_HOST.has(address.host)) {
@@ -68,7 +62,7 @@ export class SimVerbsProvider implements VerbsProvider {
     }
   }
 
-  connect(address: RdmaAddress, options: ConnectOptions): Promise<RdmaConnection> {
+  connect(address: RdmaAddress, options: ConnectOptions): Promise<SimQueuePair> {
     try {
       checkAddress(address);
     } catch (error) {

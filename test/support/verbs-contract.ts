@@ -67,7 +67,7 @@ function pattern(size: number, salt: number): Buffer {
 }
 
 /** Collects a stream's values and lets a test wait for some count of them, or for its end. */
-class Collector<T> {
+export class Collector<T> {
   readonly values: T[] = [];
   ended = false;
   readonly #waiters: (() => void)[] = [];
