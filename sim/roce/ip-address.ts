@@ -1,56 +1,30 @@
 /**
  * IP addresses as RoCEv2 uses them: bytes for headers, and GIDs (IPv4 as `::ffff:a.b.c.d`) for CM paths.
+ * Parsing is `sim/trace/addresses.ts`'s (one parser for all of `sim/`); this layer throws ERR_ROCE_BAD_IP.
  */
+import { parseIpv4, parseIpv6, type IpAddress } from '../trace/addresses.js';
 import { RoceError } from './errors.js';
 
 /** An IPv4 or IPv6 address: dotted quad / RFC 4291 text, or 4 / 16 bytes. */
-export type IpAddress = string | Buffer;
+export type { IpAddress };
 
 function bad(what: string, value: IpAddress): RoceError {
   const shown = typeof value === 'string' ? JSON.stringify(value) : `<${value.length} bytes>`;
   return new RoceError('ERR_ROCE_BAD_IP', `not a valid ${what} address: ${shown}`);
 }
 
-/** The 4 bytes of an IPv4 address. */
+/** The 4 bytes of an IPv4 address (throws ERR_ROCE_BAD_IP). */
 export function ipv4Bytes(addr: IpAddress): Buffer {
-  if (typeof addr !== 'string') {
-    if (addr.length !== 4) throw bad('IPv4', addr);
-    return Buffer.from(addr);
-  }
-  const parts = addr.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) throw bad('IPv4', addr);
-  return Buffer.from(parts.map(Number));
+  const bytes = parseIpv4(addr);
+  if (bytes === undefined) throw bad('IPv4', addr);
+  return bytes;
 }
 
-/** The 16 bytes of an IPv6 address (`::` compression and a trailing dotted quad are accepted). */
+/** The 16 bytes of an IPv6 address, `::` compression and a trailing dotted quad accepted (throws ERR_ROCE_BAD_IP). */
 export function ipv6Bytes(addr: IpAddress): Buffer {
-  if (typeof addr !== 'string') {
-    if (addr.length !== 16) throw bad('IPv6', addr);
-    return Buffer.from(addr);
-  }
-  const halves = addr.split('::');
-  if (halves.length > 2) throw bad('IPv6', addr);
-  const words = (text: string): number[] => {
-    if (text === '') return [];
-    const groups = text.split(':');
-    return groups.flatMap((g, i) => {
-      if (i === groups.length - 1 && g.includes('.')) {
-        const v4 = ipv4Bytes(g);
-        return [v4.readUInt16BE(0), v4.readUInt16BE(2)];
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad('IPv6', addr);
-      return [parseInt(g, 16)];
-    });
-  };
-  const head = words(halves[0] ?? '');
-  const tail = halves.length === 2 ? words(halves[1] ?? '') : [];
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) throw bad('IPv6', addr);
-  const out = Buffer.alloc(16);
-  [...head, ...new Array<number>(halves.length === 1 ? 0 : fill).fill(0), ...tail].forEach((w, i) =>
-    out.writeUInt16BE(w, i * 2),
-  );
-  return out;
+  const bytes = parseIpv6(addr);
+  if (bytes === undefined) throw bad('IPv6', addr);
+  return bytes;
 }
 
 const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
