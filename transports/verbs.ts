@@ -10,7 +10,9 @@
  * - a SEND consumes a posted receive at the peer, or meets RNR (retried `rnrRetryCount` times, then
  *   `RNR_RETRY_EXC_ERR`); RDMA WRITE/READ are checked against the remote key, bounds and access flags
  *   (a violation completes with `REM_ACCESS_ERR` and both QPs go to the error state);
- * - once a QP is in the error state every outstanding and later work request completes with `WR_FLUSH_ERR`.
+ * - once a QP is in the error state every outstanding and later work request completes with `WR_FLUSH_ERR`;
+ * - a SEND larger than the receive it lands in fails the receiver's QP: hardware reports `LOC_LEN_ERR` at the
+ *   receiver, rxe reports `REM_INV_REQ_ERR` at the sender; consumers must treat both as fatal for the connection.
  *
  * Departures from raw verbs, for safety and so that every provider can do it: scatter/gather entries name a
  * {@link MemoryRegion} plus an offset instead of a raw address and lkey; a connection owns its protection domain.
@@ -139,9 +141,12 @@ export interface ConnectOptions {
   readonly initiatorDepth?: number;
   /** RDMA READs we accept outstanding as responder (`responder_resources`). */
   readonly responderResources?: number;
-  /** Transport retries (0..6; rxe treats 7 as infinite, which tests must never use). */
+  /**
+   * Transport retries (0..6; rxe treats 7 as infinite, which tests must never use). As with rdma_cm, the value in
+   * the REQ governs both sides; the acceptor's own value is ignored.
+   */
   readonly retryCount?: number;
-  /** RNR retries (0..7; 7 = infinite, per the IB spec). */
+  /** How often the *peer* may retry a SEND we answer with RNR NAK (0..7; 7 = infinite, per the IB spec). */
   readonly rnrRetryCount?: number;
   /** Bound on address/route resolution and the CM handshake, in milliseconds of the provider's clock. */
   readonly timeoutMs?: number;
@@ -166,6 +171,10 @@ export interface ConnectRequest {
   readonly privateData: Buffer;
   readonly initiatorDepth: number;
   readonly responderResources: number;
+  /**
+   * Creates the QP and sends the REP. Resolves with the QP ready to receive (RTR) before the peer can send:
+   * post receives on the returned connection at once; our own sends wait for the RTU.
+   */
   accept(options: AcceptOptions): Promise<RdmaConnection>;
   /** Rejects with a consumer-defined reason carried in `privateData` (the peer sees ERR_VERBS_REJECTED). */
   reject(privateData?: Buffer): Promise<void>;
@@ -199,7 +208,10 @@ export interface RdmaConnection {
   postSend(wrs: readonly SendWorkRequest[]): void;
   /** Posts receive buffers. Throws like {@link RdmaConnection.postSend}. */
   postRecv(wrs: readonly RecvWorkRequest[]): void;
-  /** Moves the QP to ERROR, sends DREQ, and resolves once every outstanding work request has been flushed. */
+  /**
+   * Moves the QP to ERROR, sends DREQ, and resolves once every outstanding work request has been flushed.
+   * The protection domain dies with the connection: its regions are deregistered.
+   */
   disconnect(): Promise<void>;
 }
 
@@ -238,6 +250,8 @@ export type VerbsErrorCode =
   | 'ERR_VERBS_QUEUE_FULL'
   /** A malformed work request: too many SGEs, an SGE outside its region, a deregistered region. */
   | 'ERR_VERBS_INVALID_WR'
+  /** A bad argument to a verbs call: oversized private data, a retry count out of range, bad queue sizes. */
+  | 'ERR_VERBS_INVALID_ARGUMENT'
   /** Registration failed (e.g. a zero-length or pooled buffer, or `ENOMEM` pinning pages). */
   | 'ERR_VERBS_REGISTER'
   /** The connection is closed. */
