@@ -30,6 +30,13 @@ module.exports = {
       to: { path: '^(conformance|cli)/' },
     },
     {
+      name: 'backends-server-not-below',
+      comment: 'backends/ and server/ build on protocol/ and transports/; nothing below them imports them.',
+      severity: 'error',
+      from: { path: '^(protocol|transports|sim|native|backends)/' },
+      to: { path: '^server/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},
