@@ -151,6 +151,7 @@ export interface AddonCmId {
   reject(privateData?: Buffer): void;
   disconnect(): void;
   setAckTimeout(exponent: number): void;
+  setMinRnrTimer(encoded: number): void;
   createQp(pd: AddonPd, sendCq: AddonCq, recvCq: AddonCq, caps: AddonQpCaps): AddonQpCaps & { readonly qpNum: number };
   destroyQp(): void;
   qpState(): string;

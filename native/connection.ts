@@ -8,6 +8,7 @@
 import { type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import {
   type ConnectionEvent,
+  type QpCapabilities,
   type QpState,
   type RdmaAddress,
   type RdmaConnection,
@@ -77,6 +78,8 @@ export class CompletionSink {
 
 /** The verbs objects a connection owns, created before the handshake (the QP must exist to connect). */
 export interface QpResources {
+  /** What the caller asked for (the device may grant more; we hold the caller to its own numbers). */
+  readonly caps: QpCapabilities;
   readonly id: AddonCmId;
   readonly pd: AddonPd;
   readonly cq: AddonCq;
@@ -110,6 +113,7 @@ export class NativeConnection implements RdmaConnection {
   private disconnecting: Promise<void> | undefined;
   private readonly id: AddonCmId;
   private readonly cq: AddonCq;
+  private readonly caps: QpCapabilities;
   private readonly rxeFlags: boolean;
 
   /** @internal */
@@ -124,6 +128,7 @@ export class NativeConnection implements RdmaConnection {
   ) {
     this.id = resources.id;
     this.cq = resources.cq;
+    this.caps = resources.caps;
     this.pd = new NativeProtectionDomain(addon, resources.pd, this);
     resources.sink.target = this;
     this.rxeFlags = (this.id.deviceName() ?? '').startsWith('rxe');
@@ -155,6 +160,7 @@ export class NativeConnection implements RdmaConnection {
     const list: AddonSendWr[] = [];
     const pending: [number, Tracked][] = [];
     for (const wr of wrs) {
+      this.checkSgeCount(wr.sgl.length, this.caps.maxSendSge);
       const base = { wrId: this.newId(wr.wrId), signaled: wr.signaled ?? true, sgl: wr.sgl.map((s) => this.sge(s)) };
       switch (wr.opcode) {
         case 'SEND':
@@ -203,6 +209,7 @@ export class NativeConnection implements RdmaConnection {
 
   postRecv(wrs: readonly RecvWorkRequest[]): void {
     this.assertOpen('postRecv');
+    for (const wr of wrs) this.checkSgeCount(wr.sgl.length, this.caps.maxRecvSge);
     const pending = wrs.map((wr) => ({
       internalId: this.newId(wr.wrId),
       wrId: wr.wrId,
@@ -368,6 +375,11 @@ export class NativeConnection implements RdmaConnection {
   private newId(wrId: number): number {
     if (!Number.isSafeInteger(wrId)) throw new VerbsError('ERR_VERBS_INVALID_WR', `wrId ${wrId} is not a safe integer`);
     return this.nextInternalId++;
+  }
+
+  private checkSgeCount(count: number, max: number): void {
+    if (count > max)
+      throw new VerbsError('ERR_VERBS_INVALID_WR', `${count} SGEs in one work request; the QP takes ${max}`);
   }
 
   private sge(sge: Sge): AddonSge {

@@ -36,6 +36,12 @@ export interface NativeVerbsOptions {
   readonly drainTimeoutMs?: number;
   /** Local ACK timeout exponent of every QP: 4.096 µs × 2^n (default 14, about 67 ms; rxe honours it). */
   readonly ackTimeout?: number;
+  /**
+   * How long a peer waits before resending a SEND that found no receive posted here, in the IB encoding
+   * (default 20: 10.24 ms; 12: 0.64 ms; 0: 655 ms, which is what rdma_cm leaves). With the peer's RNR retry
+   * count this bounds how late a receive may be posted.
+   */
+  readonly minRnrTimer?: number;
   /** Listen backlog (default 64). */
   readonly backlog?: number;
 }
@@ -45,6 +51,7 @@ interface Settings {
   readonly timeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly ackTimeout: number;
+  readonly minRnrTimer: number;
   readonly backlog: number;
 }
 
@@ -76,6 +83,7 @@ export class NativeVerbs implements VerbsProvider {
         timeoutMs: options.timeoutMs ?? 10_000,
         drainTimeoutMs: options.drainTimeoutMs ?? 2_000,
         ackTimeout: options.ackTimeout ?? 14,
+        minRnrTimer: options.minRnrTimer ?? 20,
         backlog: options.backlog ?? 64,
       },
       `native:${device.name}`,
@@ -128,6 +136,7 @@ export class NativeVerbs implements VerbsProvider {
         id.connect(param);
       });
       const established = handshakeOutcome(await router.next(id, timeoutMs, 'rdma_connect'));
+      this.tuneRts(id);
       const local = id.localAddress() ?? { host: '', port: 0 };
       return new NativeConnection(
         this.addon,
@@ -182,7 +191,16 @@ export class NativeVerbs implements VerbsProvider {
       pd.dealloc();
       throw err;
     }
-    return { id, pd, cq, sink };
+    return { caps: qp, id, pd, cq, sink };
+  }
+
+  /** @internal Settings only changeable once the QP is in RTS; best effort (the defaults still work). */
+  tuneRts(id: AddonCmId): void {
+    try {
+      id.setMinRnrTimer(this.settings.minRnrTimer);
+    } catch {
+      // a device that refuses keeps rdma_cm's 655 ms
+    }
   }
 
   /** @internal Undoes {@link createQpResources} and destroys the id (after a failed handshake). */
@@ -350,6 +368,7 @@ class NativeConnectRequest implements ConnectRequest {
       callVerbs('ERR_VERBS_UNREACHABLE', 'rdma_accept', () => {
         this.id.accept(param);
       });
+      this.provider.tuneRts(this.id); // the QP is in RTS now; the requester's first SEND may already be coming
       handshakeOutcome(await this.router.next(this.id, settings.timeoutMs, 'rdma_accept'));
       return new NativeConnection(addon, this.router, resources, settings, this.local, this.remote, this.privateData);
     } catch (err) {

@@ -129,6 +129,7 @@ void CmId::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&CmId::Reject>("reject"),
                                         InstanceMethod<&CmId::Disconnect>("disconnect"),
                                         InstanceMethod<&CmId::SetAckTimeout>("setAckTimeout"),
+                                        InstanceMethod<&CmId::SetMinRnrTimer>("setMinRnrTimer"),
                                         InstanceMethod<&CmId::CreateQp>("createQp"),
                                         InstanceMethod<&CmId::DestroyQp>("destroyQp"),
                                         InstanceMethod<&CmId::QpState>("qpState"),
@@ -252,6 +253,18 @@ Napi::Value CmId::SetAckTimeout(const Napi::CallbackInfo& info) {
   if (rdma_set_option(Live(info.Env()), RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT, &t, sizeof t) != 0)
     ThrowErrno(info.Env(), "rdma_set_option(ACK_TIMEOUT)", errno);
   return info.Env().Undefined();
+}
+
+// setMinRnrTimer(t): how long a peer waits before retrying a SEND we answered with RNR NAK (IB encoding: 1 is
+// 0.01 ms, 20 is 10.24 ms, 0 is 655 ms). rdma_cm leaves it at 0; RTS -> RTS may change it, so call it once the
+// QP is in RTS (after rdma_accept returns, or after ESTABLISHED on the connecting side).
+Napi::Value CmId::SetMinRnrTimer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ibv_qp_attr attr{};
+  attr.min_rnr_timer = static_cast<uint8_t>(info[0].As<Napi::Number>().Uint32Value());
+  int err = ibv_modify_qp(Qp(env), &attr, IBV_QP_MIN_RNR_TIMER);
+  if (err != 0) ThrowErrno(env, "ibv_modify_qp(MIN_RNR_TIMER)", err);
+  return env.Undefined();
 }
 
 // createQp(pd, sendCq, recvCq, { maxSendWr, maxRecvWr, maxSendSge, maxRecvSge, maxInlineData? }): an RC QP,

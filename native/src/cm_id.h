@@ -35,6 +35,7 @@ class CmId : public Napi::ObjectWrap<CmId> {
   Napi::Value Reject(const Napi::CallbackInfo& info);
   Napi::Value Disconnect(const Napi::CallbackInfo& info);
   Napi::Value SetAckTimeout(const Napi::CallbackInfo& info);
+  Napi::Value SetMinRnrTimer(const Napi::CallbackInfo& info);
   Napi::Value CreateQp(const Napi::CallbackInfo& info);
   Napi::Value DestroyQp(const Napi::CallbackInfo& info);
   Napi::Value QpState(const Napi::CallbackInfo& info);
