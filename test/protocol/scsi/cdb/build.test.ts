@@ -219,16 +219,14 @@ const cases: Case<never>[] = [
   },
   {
     name: 'mode select',
-    arb: fc
-      .constantFrom(6 as const, 10 as const)
-      .chain((cdbLength) =>
-        fc.record({
-          cdbLength: fc.constant(cdbLength),
-          pf: bool,
-          sp: bool,
-          parameterListLength: cdbLength === 6 ? u8 : u16,
-        }),
-      ),
+    arb: fc.constantFrom(6 as const, 10 as const).chain((cdbLength) =>
+      fc.record({
+        cdbLength: fc.constant(cdbLength),
+        pf: bool,
+        sp: bool,
+        parameterListLength: cdbLength === 6 ? u8 : u16,
+      }),
+    ),
     build: (i: Parameters<typeof cdb.modeSelect>[0]) => cdb.modeSelect(i),
     expected: (i: object) => ({ command: 'mode-select', ...i }) as DecodedCdb,
   },
