@@ -14,7 +14,7 @@
  *   connection with ERR_TCP_PROTOCOL as TCP would; close() completes both ends; pending calls fail.
  * - bytes are copied across, as over a wire: neither end sees the other's buffers.
  */
-import { asapScheduler, type SchedulerLike } from 'rxjs';
+import { asapScheduler, firstValueFrom, type SchedulerLike } from 'rxjs';
 import type {
   DatamoverConnection,
   InitiatorTaskBuffers,
@@ -26,7 +26,10 @@ import type { Pdu, ScsiCommandPdu } from '../../protocol/pdu/index.js';
 import { commandFinalBit, unsolicitedLengthsViolation } from '../../protocol/session/data-sequencing.js';
 import { copyChunksInto, sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import type { NegotiatedParams, TransportKind } from '../../protocol/text/index.js';
+import { TcpConnection, type TcpConnectionOptions } from '../../transports/tcp/connection.js';
+import { TcpConnector } from '../../transports/tcp/connector.js';
 import { TcpTransportError } from '../../transports/tcp/errors.js';
+import { TcpListener } from '../../transports/tcp/listener.js';
 import { InboundPdus } from '../../transports/tcp/inbound-pdus.js';
 
 /** Options of {@link createDatamoverPair}. */
@@ -109,6 +112,33 @@ export function createDatamoverPair(options: DatamoverPairOptions = {}): MemoryD
       target.fail(lost(), false);
     },
   };
+}
+
+/** Both ends of a real TCP connection on 127.0.0.1. */
+export interface TcpPair {
+  readonly initiator: TcpConnection;
+  readonly target: TcpConnection;
+  /** Closes both ends. */
+  close(): Promise<void>;
+}
+
+/** Connects a TcpConnector to a TcpListener on 127.0.0.1 port 0 and returns both ends (the listener is closed). */
+export async function connectPair(options: Omit<TcpConnectionOptions, 'role'> = {}): Promise<TcpPair> {
+  const listener = await TcpListener.listen({ host: '127.0.0.1', port: 0 }, options);
+  try {
+    const accepted = firstValueFrom(listener.connections);
+    const initiator = await new TcpConnector({ ...options, connectTimeoutMs: 5_000 }).connect(listener.address);
+    const target = await accepted;
+    return {
+      initiator,
+      target,
+      async close() {
+        await Promise.all([initiator.close(), target.close()]);
+      },
+    };
+  } finally {
+    await listener.close();
+  }
 }
 
 /** A write the target fetches from the initiator (the simulated R2T + Data-Out exchange). */
