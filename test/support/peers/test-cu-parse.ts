@@ -96,34 +96,32 @@ function isBoundary(line: string): boolean {
 }
 
 function readBlock(suite: string, test: string, block: readonly string[]): TestCuTestResult {
-  // CUnit prints the verdict right after the test's own output, at the end of a line; assertion failures follow.
-  let verdictAt = -1;
-  let verdict: 'passed' | 'FAILED' | undefined;
-  for (let j = block.length - 1; j >= 0; j--) {
-    const m = /(passed|FAILED)$/.exec(block[j]!);
-    if (m !== null) {
-      verdictAt = j;
-      verdict = m[1] as 'passed' | 'FAILED';
-      break;
-    }
-  }
+  // CUnit prints the verdict right after the test's own output; assertion failures follow on their own lines.
+  // A suite teardown may log on the verdict's line after it ("passed    [FAILED] PRIN command: ..."), so a
+  // verdict is `passed`/`FAILED` at the end of a line or before a libiscsi log line (`  [...`); the last one wins.
+  const text = block.join('\n');
+  const verdicts = [...text.matchAll(/(passed|FAILED)(?=[ \t]*(?:\n|$)|[ \t]+\[)/g)];
+  const verdict = verdicts.at(-1);
   if (verdict === undefined) {
     throw new PeerError(PeerErrorCode.Parse, `iscsi-test-cu: no verdict for ${suite}.${test}`);
   }
-  const logged = block
-    .slice(0, verdictAt + 1)
-    .flatMap((l) => [...l.matchAll(/\[(SKIPPED|FAILED)\][^[]*/g)].map((m) => m[0].trim()));
-  const assertions = block
-    .slice(verdictAt + 1)
+  const tags = (s: string): string[] => [...s.matchAll(/\[(SKIPPED|FAILED)\][^[\n]*/g)].map((m) => m[0].trim());
+  const before = text.slice(0, verdict.index);
+  const after = text.slice(verdict.index + verdict[0].length);
+  const logged = tags(before);
+  const assertions = after
+    .split('\n')
     .map((l) => ASSERTION_LINE.exec(l)?.[1]?.trim())
     .filter((l): l is string => l !== undefined);
+  // Lines logged after the verdict come from the suite's teardown: kept for the reader, not judged.
+  const teardown = tags(after).map((m) => `after the verdict: ${m}`);
   const skipped = logged.some((m) => m.startsWith('[SKIPPED]'));
   return {
     name: `${suite}.${test}`,
     suite,
     test,
-    result: verdict === 'FAILED' ? 'failed' : skipped ? 'skipped' : 'passed',
-    messages: [...logged, ...assertions],
+    result: verdict[1] === 'FAILED' ? 'failed' : skipped ? 'skipped' : 'passed',
+    messages: [...logged, ...assertions, ...teardown],
   };
 }
 
