@@ -1,5 +1,6 @@
 /**
- * Error codes of the RoCEv2 wire layer (`sim/roce`): transport headers, ICRC, IB CM MADs, rdma_cm private data.
+ * Error codes of `sim/roce`: the RoCEv2 wire layer (transport headers, ICRC, IB CM MADs, rdma_cm private data)
+ * and the soft-RoCE provider built on it (its options and links). Failures of verbs calls are `VerbsError`s.
  *
  * Every decoder here treats its input as hostile and throws only {@link RoceError}; every encoder throws it too
  * when asked to put a value on the wire that does not fit its field.
@@ -31,7 +32,11 @@ export type RoceErrorCode =
   /** A length field inside a CM message (REJ ARI length, SIDR additional info length) beyond its area. */
   | 'ERR_CM_BAD_LENGTH'
   /** rdma_cm private data that is not a valid `cma_hdr` (version, IP version nibble). */
-  | 'ERR_CM_BAD_CMA_HEADER';
+  | 'ERR_CM_BAD_CMA_HEADER'
+  /** A soft-RoCE option out of range (MTU, timeout exponent, retry count, address, port). */
+  | 'ERR_SOFTROCE_CONFIG'
+  /** A link could not be opened or used (bind failed, unknown peer, closed). */
+  | 'ERR_SOFTROCE_LINK';
 
 /** An error raised by the RoCEv2 wire layer. */
 export class RoceError extends IserError<RoceErrorCode> {}
