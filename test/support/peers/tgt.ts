@@ -11,8 +11,9 @@
  * tgtd ignores SIGTERM (its handler is empty), so stop() sends SIGINT, then SIGKILL.
  *
  * CHAP: tgt 1.0.85 offers MD5 and SHA-1, and encodes SHA-1 as CHAP_A=7 (RFC 7143 and everyone else: 7 = SHA-256).
- * It picks the first of 5 or 7 in the initiator's list (usr/iscsi/chap.c `chap_initiator_auth_create_challenge`),
- * see {@link TGT_CHAP_ALGORITHMS}.
+ * It picks the first of 5 or 7 in the initiator's list (usr/iscsi/chap.c `chap_initiator_auth_create_challenge`);
+ * a list with neither fails the login (status 0x0200), and an answer of the wrong length too (0x0200, not 0x0201).
+ * Its challenges are 50 bytes. test/peers/tgt-chap-algorithms.test.ts pins all of this on the wire.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
