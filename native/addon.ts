@@ -250,8 +250,8 @@ function candidatePaths(): string[] {
   ];
 }
 
-/** Turns a dlopen failure into the thing to install. */
-function loadFailureReason(path: string, err: unknown): string {
+/** Turns a dlopen failure into the thing to install (exported for tests). */
+export function loadFailureReason(path: string, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('libibverbs.so.1'))
     return 'libibverbs.so.1 missing: apt-get install libibverbs1 ibverbs-providers';

@@ -6,7 +6,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isIserError } from '../../protocol/errors.js';
-import { loadAddon } from '../../native/addon.js';
+import { loadAddon, loadFailureReason } from '../../native/addon.js';
 import { LinuxSocketOption, NativeVerbs, probe, setsockoptInt } from '../../native/index.js';
 
 const load = loadAddon();
@@ -55,6 +55,21 @@ describe('probe', () => {
       expect(isIserError(thrown, 'ERR_VERBS_UNAVAILABLE')).toBe(true);
       expect((thrown as Error).message).toBe(result.reason);
     }
+  });
+});
+
+describe('addon load failures', () => {
+  it('names the package to install when a shared library is missing', () => {
+    const dlopen = (lib: string) => new Error(`${lib}: cannot open shared object file: No such file or directory`);
+    expect(loadFailureReason('/x.node', dlopen('libibverbs.so.1'))).toBe(
+      'libibverbs.so.1 missing: apt-get install libibverbs1 ibverbs-providers',
+    );
+    expect(loadFailureReason('/x.node', dlopen('librdmacm.so.1'))).toBe(
+      'librdmacm.so.1 missing: apt-get install librdmacm1',
+    );
+    expect(loadFailureReason('/x.node', new Error('invalid ELF header'))).toBe(
+      'addon failed to load from /x.node: invalid ELF header',
+    );
   });
 });
 
