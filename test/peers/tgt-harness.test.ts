@@ -135,6 +135,25 @@ describe.skipIf(skip)('tgt instances', () => {
     }
   });
 
+  it('digest and other target keys reach tgt, and libiscsi logs in with a CRC32C header digest', async () => {
+    const t = await startTgt({
+      luns: [{ lun: 1, sizeBytes: 1 << 20 }],
+      headerDigest: 'CRC32C',
+      dataDigest: 'CRC32C',
+      params: { MaxRecvDataSegmentLength: '65536', ImmediateData: 'No' },
+    });
+    try {
+      const params = await t.tgtadm(['--mode', 'target', '--op', 'show', '--tid', '1']);
+      expect(params).toMatch(/^HeaderDigest=CRC32C$/m);
+      expect(params).toMatch(/^DataDigest=CRC32C$/m);
+      expect(params).toMatch(/^MaxRecvDataSegmentLength=65536$/m);
+      expect(params).toMatch(/^ImmediateData=No$/m);
+      expect(await iscsiLunSize(t.url(1, { headerDigest: 'crc32c' }))).toBe(1n << 20n);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('tools/peers/tgt.sh starts a CHAP target that libiscsi can use, and stops it by its pidfile', async () => {
     const dir = `/tmp/iser-tgt-sh-test-${process.pid}-${Date.now()}`;
     const started = await runToolChecked(
