@@ -80,7 +80,10 @@ export function defaultLimits(blockSize: number): UnitLimits {
 
 /** Merges limits over the defaults for `blockSize` and checks them. */
 export function resolveLimits(blockSize: number, limits: Partial<UnitLimits> = {}): UnitLimits {
-  const resolved = { ...defaultLimits(blockSize), ...limits };
+  const base = defaultLimits(blockSize);
+  const maxTransferLength = limits.maxTransferLength ?? base.maxTransferLength;
+  // A COMPARE AND WRITE moves its blocks twice; by default it may be as long as a transfer (at most 255).
+  const resolved = { ...base, maxCompareAndWriteLength: Math.min(255, maxTransferLength), ...limits };
   for (const [name, value] of Object.entries(resolved)) {
     if (!Number.isInteger(value) || value < 1 || value > 0xffff_ffff) {
       throw new ScsiTargetError('ERR_SCSI_TARGET_CONFIG', `limit ${name} must be an integer in [1, 2^32 - 1]`);
