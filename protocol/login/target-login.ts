@@ -25,9 +25,9 @@ import type { Pdu } from '../pdu/pdu.js';
 import { serialAdd } from '../pdu/serial.js';
 import { TextAssembler } from '../text/assembler.js';
 import { encodeText, type TextPair } from '../text/codec.js';
-import type { NegotiationConfig } from '../text/config.js';
+import { isConfigured, type NegotiationConfig } from '../text/config.js';
 import { TextError } from '../text/errors.js';
-import { lookupKey } from '../text/keys.js';
+import { KEY_TABLE, lookupKey } from '../text/keys.js';
 import { TextNegotiator, type TransportKind } from '../text/negotiator.js';
 import type { NegotiatedParams, SessionType } from '../text/params.js';
 import { parseList } from '../text/values.js';
@@ -219,7 +219,14 @@ interface Admission {
   readonly auth: TargetAuthPolicy;
   readonly reinstate: number | undefined;
   readonly replacesConnection: boolean;
+  /** The target node's (or discovery's) negotiation preferences. */
+  readonly negotiation: NegotiationConfig;
 }
+
+/** Operational keys the two sides negotiate (not declare). */
+const NEGOTIABLE_KEYS = [...KEY_TABLE.values()]
+  .filter((def) => def.use !== 'security' && def.result !== 'declarative' && def.result !== 'exchange')
+  .map((def) => def.name);
 
 /** The target's login state machine for one connection. */
 export class TargetLogin {
@@ -467,6 +474,7 @@ export class TargetLogin {
       auth: policy.authentication(initiatorName, targetName),
       reinstate,
       replacesConnection,
+      negotiation,
     };
 
     const config: NegotiationConfig = {
@@ -600,10 +608,20 @@ export class TargetLogin {
     return chosen;
   }
 
-  /** True when a login may not skip the operational stage: an iSER normal session must agree RDMAExtensions. */
-  #mustNegotiateOperational(): boolean {
+  /** True on an iSER connection's normal leading login: RDMAExtensions=Yes must be agreed (RFC 7145 §6.3). */
+  #needsIser(): boolean {
     const admission = this.#requireAdmission();
     return this.#config.transport === 'iser' && admission.sessionType === 'Normal' && admission.existing === undefined;
+  }
+
+  /**
+   * True when the initiator may not skip the operational stage: over iSER (RDMAExtensions), or when the target's
+   * own preferences differ from the defaults it would otherwise accept silently. The target then answers a
+   * request for NSG=3 with NSG=1, as RFC 7143 lets it choose a stage no later than the one asked for.
+   */
+  #mustNegotiateOperational(): boolean {
+    const config = this.#requireAdmission().negotiation;
+    return this.#needsIser() || NEGOTIABLE_KEYS.some((key) => isConfigured(config, key));
   }
 
   // ------------------------------------------------------------------------------------------- operational
@@ -630,7 +648,7 @@ export class TargetLogin {
   #finish(out: readonly TextPair[]): TargetLoginAction[] {
     const negotiator = this.#requireNegotiator();
     const admission = this.#requireAdmission();
-    if (this.#mustNegotiateOperational() && !negotiator.rdmaExtensions) {
+    if (this.#needsIser() && !negotiator.rdmaExtensions) {
       refuse(
         LoginStatusPairs.InitiatorError,
         'a normal session on an iSER connection needs RDMAExtensions=Yes',

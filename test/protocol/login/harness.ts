@@ -8,6 +8,7 @@ import { encodePdu } from '../../../protocol/pdu/encode.js';
 import { BHS_LENGTH } from '../../../protocol/pdu/constants.js';
 import type { Isid } from '../../../protocol/pdu/isid.js';
 import type { LoginRequestPdu, LoginResponsePdu } from '../../../protocol/pdu/login.js';
+import { encodeText, type TextPair } from '../../../protocol/text/codec.js';
 import type { Pdu } from '../../../protocol/pdu/pdu.js';
 import type { ChapCredentials, ChapSecret } from '../../../protocol/login/chap.js';
 import type { LoginError } from '../../../protocol/login/errors.js';
@@ -216,4 +217,25 @@ export function errorText(error: unknown): string {
     current = current.cause;
   }
   return parts.join('\n');
+}
+
+/** A Login Request from a hand-driven initiator: defaults for every field, then `overrides`, then `pairs`. */
+export function loginRequest(overrides: Partial<LoginRequestPdu> = {}, pairs: TextPair[] = []): LoginRequestPdu {
+  return {
+    kind: 'login-request',
+    transit: false,
+    continue: false,
+    currentStage: 0,
+    nextStage: 0,
+    versionMax: 0,
+    versionMin: 0,
+    isid: ISID,
+    tsih: 0,
+    itt: 1,
+    cid: 0,
+    cmdSN: 0,
+    expStatSN: 0,
+    data: pairs.length ? [encodeText(pairs)] : [],
+    ...overrides,
+  };
 }

@@ -22,7 +22,16 @@ import {
 } from '../../../protocol/pdu/login.js';
 import type { Pdu } from '../../../protocol/pdu/pdu.js';
 import { encodeText, type TextPair } from '../../../protocol/text/codec.js';
-import { INITIATOR, INITIATOR_SECRET, ISID, memoryPolicy, overTheWire, seededRandom, TARGET } from './harness.js';
+import {
+  INITIATOR,
+  INITIATOR_SECRET,
+  ISID,
+  loginRequest as request,
+  memoryPolicy,
+  overTheWire,
+  seededRandom,
+  TARGET,
+} from './harness.js';
 
 const MAX_ROUND_TRIPS = 32;
 
@@ -73,26 +82,6 @@ function response(
     maxCmdSN: request.cmdSN + 10,
     statusClass: 0,
     statusDetail: 0,
-    data: pairs.length ? [encodeText(pairs)] : [],
-    ...overrides,
-  };
-}
-
-function request(overrides: Partial<LoginRequestPdu> = {}, pairs: TextPair[] = []): LoginRequestPdu {
-  return {
-    kind: 'login-request',
-    transit: false,
-    continue: false,
-    currentStage: 0,
-    nextStage: 0,
-    versionMax: 0,
-    versionMin: 0,
-    isid: ISID,
-    tsih: 0,
-    itt: 1,
-    cid: 0,
-    cmdSN: 0,
-    expStatSN: 0,
     data: pairs.length ? [encodeText(pairs)] : [],
     ...overrides,
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChapAlgorithm, type ChapAlgorithmId } from '../../../protocol/login/chap.js';
 import { LoginError } from '../../../protocol/login/errors.js';
+import { TargetLogin, type TargetLoginAction } from '../../../protocol/login/target-login.js';
 import { LoginStatus, loginStatusCode } from '../../../protocol/pdu/login.js';
 import { decodeText } from '../../../protocol/text/codec.js';
 import {
@@ -9,6 +10,7 @@ import {
   INITIATOR_SECRET,
   ISID,
   login,
+  loginRequest,
   memoryPolicy,
   secretForms,
   TARGET,
@@ -262,6 +264,7 @@ describe('iSER', () => {
           initiatorRecvDataSegmentLength: 65536,
           targetRecvDataSegmentLength: 16384,
           headerDigest: ['CRC32C', 'None'],
+          maxOutstandingUnexpectedPdus: 16,
         },
       },
       {
@@ -284,6 +287,8 @@ describe('iSER', () => {
     expect(params?.dataDigest).toBe('None');
     expect(params?.initiatorRecvDataSegmentLength).toBe(65536);
     expect(params?.targetRecvDataSegmentLength).toBe(8192);
+    expect(params?.maxRecvDataSegmentLength).toEqual({ initiator: 65536, target: 8192 });
+    expect(params?.maxOutstandingUnexpectedPdus.initiator).toBe(16);
     const offered = run.requests.flatMap((r) => keysOf(r.data));
     expect(offered).toContain('RDMAExtensions');
     expect(offered).not.toContain('MaxRecvDataSegmentLength');
@@ -385,5 +390,74 @@ describe('sessions', () => {
       { policy: memoryPolicy({ sessions: [{ ...session, cids: [0, 1] }] }) },
     );
     expect(full.initiatorError?.status).toBe(LoginStatus.TooManyConnections);
+  });
+});
+
+describe('target answers to hand-made requests', () => {
+  const names = [
+    { key: 'InitiatorName', value: INITIATOR },
+    { key: 'TargetName', value: TARGET },
+  ];
+  const replyOf = (actions: TargetLoginAction[]): Map<string, string> => {
+    const send = actions.find((a) => a.type === 'send');
+    return new Map(send?.type === 'send' ? decodeText(send.pdu.data).map((p) => [p.key, p.value]) : []);
+  };
+  const newTarget = (extra: Partial<ConstructorParameters<typeof TargetLogin>[0]> = {}): TargetLogin =>
+    new TargetLogin({ transport: 'tcp', portalGroupTag: 1, policy: memoryPolicy(), initialStatSN: 1, ...extra });
+
+  it('lets an initiator go from security straight to full feature phase when it has nothing to negotiate', () => {
+    const target = newTarget();
+    const actions = target.receive(
+      loginRequest({ transit: true, nextStage: 3 }, [...names, { key: 'AuthMethod', value: 'None' }]),
+    );
+    expect(actions.map((a) => a.type)).toEqual(['send', 'succeeded']);
+    const send = actions[0];
+    expect(send?.type === 'send' && send.pdu.nextStage).toBe(3);
+  });
+
+  it('stops in the operational stage when its own preferences differ from the defaults', () => {
+    const policy = memoryPolicy({ targets: { [TARGET]: { kind: 'found', negotiation: { maxBurstLength: 65536 } } } });
+    const target = newTarget({ policy });
+    const first = target.receive(
+      loginRequest({ transit: true, nextStage: 3 }, [...names, { key: 'AuthMethod', value: 'None' }]),
+    );
+    const send = first[0];
+    expect(send?.type === 'send' && send.pdu.nextStage).toBe(1);
+    const second = target.receive(loginRequest({ currentStage: 1, transit: true, nextStage: 3 }));
+    expect(replyOf(second).get('MaxBurstLength')).toBe('65536');
+    expect(second.map((a) => a.type)).toEqual(['send']);
+  });
+
+  it('over iSER forces digests to None and answers the RDSL keys', () => {
+    const target = newTarget({ transport: 'iser' });
+    target.receive(loginRequest({ transit: true, nextStage: 1 }, [...names, { key: 'AuthMethod', value: 'None' }]));
+    const actions = target.receive(
+      loginRequest({ currentStage: 1, transit: true, nextStage: 3 }, [
+        { key: 'HeaderDigest', value: 'CRC32C,None' },
+        { key: 'RDMAExtensions', value: 'Yes' },
+        { key: 'InitiatorRecvDataSegmentLength', value: '4096' },
+        { key: 'TargetRecvDataSegmentLength', value: '1048576' },
+      ]),
+    );
+    const reply = replyOf(actions);
+    expect(reply.get('RDMAExtensions')).toBe('Yes');
+    expect(reply.get('HeaderDigest')).toBe('Irrelevant');
+    expect(reply.get('TargetRecvDataSegmentLength')).toBe('8192');
+    expect(reply.has('MaxRecvDataSegmentLength')).toBe(false);
+    const done = actions.find((a) => a.type === 'succeeded');
+    const params = done?.type === 'succeeded' ? done.result.params : undefined;
+    expect(params?.headerDigest).toBe('None');
+    expect(params?.initiatorRecvDataSegmentLength).toBe(4096);
+    expect(params?.targetRecvDataSegmentLength).toBe(8192);
+  });
+
+  it('answers RDMAExtensions=Yes with No on a TCP connection', () => {
+    const target = newTarget();
+    target.receive(loginRequest({ transit: true, nextStage: 1 }, [...names, { key: 'AuthMethod', value: 'None' }]));
+    const actions = target.receive(
+      loginRequest({ currentStage: 1, transit: true, nextStage: 3 }, [{ key: 'RDMAExtensions', value: 'Yes' }]),
+    );
+    expect(replyOf(actions).get('RDMAExtensions')).toBe('No');
+    expect(actions.map((a) => a.type)).toEqual(['send', 'succeeded']);
   });
 });
