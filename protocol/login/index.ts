@@ -6,6 +6,7 @@ export * from './chap.js';
 export * from './chap-initiator.js';
 export * from './chap-target.js';
 export * from './errors.js';
+export * from './identity.js';
 export * from './initiator-login.js';
 export * from './login-text.js';
 export * from './random.js';

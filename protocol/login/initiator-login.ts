@@ -39,6 +39,7 @@ import {
 } from './chap.js';
 import { ChapInitiatorExchange } from './chap-initiator.js';
 import { LoginError, loginErrorFromResponse, SHORT_SECRET_WARNING, type LoginWarning } from './errors.js';
+import { isidInRange, sameIsid } from './identity.js';
 import {
   dataLength,
   LOGIN_MAX_DATA_SEGMENT_LENGTH,
@@ -174,10 +175,6 @@ function checkInteger(name: string, value: number, max: number): number {
   return value;
 }
 
-function sameIsid(a: Isid, b: Isid): boolean {
-  return a.type === b.type && a.a === b.a && a.b === b.b && a.c === b.c && a.d === b.d;
-}
-
 /** The initiator's login state machine for one connection. */
 export class InitiatorLogin {
   readonly #config: InitiatorLoginConfig;
@@ -216,26 +213,7 @@ export class InitiatorLogin {
     this.#expStatSN = checkInteger('expStatSN', config.expStatSN ?? 0, 0xffffffff);
     // 0xffffffff is the reserved tag (RFC 7143 §11.2.1.8).
     this.#itt = checkInteger('initiatorTaskTag', config.initiatorTaskTag ?? 0, 0xfffffffe);
-    const { isid } = config;
-    if (
-      !Number.isInteger(isid.type) ||
-      isid.type < 0 ||
-      isid.type > 3 ||
-      !Number.isInteger(isid.a) ||
-      isid.a < 0 ||
-      isid.a > 0x3f ||
-      !Number.isInteger(isid.b) ||
-      isid.b < 0 ||
-      isid.b > 0xffff ||
-      !Number.isInteger(isid.c) ||
-      isid.c < 0 ||
-      isid.c > 0xff ||
-      !Number.isInteger(isid.d) ||
-      isid.d < 0 ||
-      isid.d > 0xffff
-    ) {
-      badConfig('isid fields are out of range (T 2 bits, A 6, B 16, C 8, D 16)');
-    }
+    if (!isidInRange(config.isid)) badConfig('isid fields are out of range (T 2 bits, A 6, B 16, C 8, D 16)');
     if (this.#tsih !== 0 && config.session === undefined) {
       badConfig(`a connection joining session TSIH ${this.#tsih} needs the session parameters (session)`);
     }

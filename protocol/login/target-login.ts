@@ -40,6 +40,7 @@ import {
   type ChapSecret,
 } from './chap.js';
 import { ChapTargetExchange } from './chap-target.js';
+import { sameIsid } from './identity.js';
 import {
   LoginError,
   LoginStatusPairs,
@@ -764,8 +765,4 @@ export class TargetLogin {
     if (this.#admission === undefined) throw new Error('unreachable: no admission yet');
     return this.#admission;
   }
-}
-
-function sameIsid(a: Isid, b: Isid): boolean {
-  return a.type === b.type && a.a === b.a && a.b === b.b && a.c === b.c && a.d === b.d;
 }
