@@ -343,6 +343,17 @@ describe('CHAP, initiator side', () => {
     for (const form of secretForms(INITIATOR_SECRET)) expect(wire).not.toContain(form);
   });
 
+  it('accepts a 1024-byte base64 challenge and refuses a 1025-byte one', () => {
+    const big = Buffer.alloc(1024, 0x33);
+    const ok = initiatorExchange();
+    ok.offer();
+    const reply = asMap(ok.respond(step2('5', '0b' + big.toString('base64'))));
+    expect(reply.get('CHAP_R')).toBe(formatChapBinary(chapResponse(5, 3, INITIATOR_SECRET, big)));
+    const tooBig = initiatorExchange();
+    tooBig.offer();
+    expect(thrown(() => tooBig.respond(step2('5', '0x' + '33'.repeat(1025)))).code).toBe('ERR_LOGIN_PROTOCOL');
+  });
+
   it('refuses an algorithm it did not offer, CHAP_A=Reject, and short challenges', () => {
     const a = initiatorExchange();
     a.offer();

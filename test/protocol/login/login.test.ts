@@ -117,6 +117,16 @@ describe('login with CHAP', () => {
     expect(run.initiatorResult).toBeDefined();
   });
 
+  it('gets MD5, not a misread SHA-256, from a tgt-like target that knows only 5 and 7 (tgt reads 7 as SHA-1)', () => {
+    const run = login(
+      { auth: { method: 'CHAP', credentials: { user: 'alice', secret: INITIATOR_SECRET } } },
+      { policy: chapTarget({ auth: { methods: ['CHAP'], chapAlgorithms: [5, 7] } }) },
+    );
+    const answer = run.responses.map((r) => decodeText(r.data)).find((p) => p.some((x) => x.key === 'CHAP_A'));
+    expect(answer?.find((p) => p.key === 'CHAP_A')?.value).toBe('5');
+    expect(run.initiatorResult).toBeDefined();
+  });
+
   it('authenticates both ways with mutual CHAP', () => {
     const run = login(
       {
@@ -292,6 +302,22 @@ describe('iSER', () => {
     const offered = run.requests.flatMap((r) => keysOf(r.data));
     expect(offered).toContain('RDMAExtensions');
     expect(offered).not.toContain('MaxRecvDataSegmentLength');
+  });
+
+  it('runs discovery sessions over iSER with MaxRecvDataSegmentLength, not RDMAExtensions', () => {
+    const run = login(
+      {
+        transport: 'iser',
+        sessionType: 'Discovery',
+        targetName: undefined,
+        negotiation: { maxRecvDataSegmentLength: 32768 },
+      },
+      { transport: 'iser' },
+    );
+    expect(run.initiatorError).toBeUndefined();
+    expect(run.initiatorResult?.params.rdmaExtensions).toBe(false);
+    expect(run.initiatorResult?.params.maxRecvDataSegmentLength.initiator).toBe(32768);
+    expect(run.requests.flatMap((r) => keysOf(r.data))).not.toContain('RDMAExtensions');
   });
 
   it('fails the initiator clearly when the portal answers RDMAExtensions=No', () => {
