@@ -43,11 +43,20 @@ export class RangeLock {
     });
   }
 
-  /** Locks several ranges in ascending LBA order (the order every caller uses, so no two can deadlock). */
+  /**
+   * Locks several ranges, merged where they overlap or touch (a request must not wait for itself) and taken in
+   * ascending LBA order (the order every caller uses, so no two can deadlock).
+   */
   async acquireAll(ranges: readonly { lba: number; blocks: number }[], exclusive: boolean): Promise<Release> {
     const sorted = [...ranges].filter((r) => r.blocks > 0).sort((a, b) => a.lba - b.lba);
+    const merged: { lba: number; end: number }[] = [];
+    for (const range of sorted) {
+      const last = merged.at(-1);
+      if (last !== undefined && range.lba <= last.end) last.end = Math.max(last.end, range.lba + range.blocks);
+      else merged.push({ lba: range.lba, end: range.lba + range.blocks });
+    }
     const releases: Release[] = [];
-    for (const range of sorted) releases.push(await this.acquire(range.lba, range.blocks, exclusive));
+    for (const range of merged) releases.push(await this.acquire(range.lba, range.end - range.lba, exclusive));
     return () => {
       for (const release of releases) release();
     };

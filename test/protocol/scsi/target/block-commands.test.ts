@@ -378,6 +378,18 @@ describe('UNMAP', () => {
     expect(data.subarray(31 * BS).every((b) => b === 0)).toBe(true);
   });
 
+  it('accepts overlapping descriptors in one list (found by the model test: it used to wait for itself)', async () => {
+    const { unit } = await readyUnit(N);
+    await good(unit, cdb.write10({ lba: 0, blocks: 8 }), { dataOut: fill(8, 1) });
+    const list = encodeUnmapParameterList([
+      { lba: 0n, blocks: 6 },
+      { lba: 2n, blocks: 2 },
+      { lba: 5n, blocks: 2 },
+    ]);
+    await good(unit, cdb.unmap({ parameterListLength: list.length }), { dataOut: list });
+    expect(await good(unit, cdb.read10({ lba: 0, blocks: 8 }))).toEqual(Buffer.concat([fill(7, 0), fill(1, 1)]));
+  });
+
   it('accepts an empty list and zero-length descriptors', async () => {
     const { unit } = await readyUnit(N);
     await good(unit, cdb.unmap({ parameterListLength: 0 }), { dataOut: Buffer.alloc(0) });

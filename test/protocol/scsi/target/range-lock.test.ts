@@ -78,6 +78,21 @@ describe('RangeLock', () => {
     );
   });
 
+  it('merges overlapping ranges of one request instead of waiting for itself', async () => {
+    const lock = new RangeLock();
+    const release = await lock.acquireAll(
+      [
+        { lba: 0, blocks: 6 },
+        { lba: 2, blocks: 2 },
+        { lba: 6, blocks: 1 },
+      ],
+      true,
+    );
+    expect(lock.size).toBe(1);
+    release();
+    expect(lock.size).toBe(0);
+  });
+
   it('acquires several ranges in LBA order', async () => {
     const lock = new RangeLock();
     const release = await lock.acquireAll(
