@@ -7,8 +7,9 @@
 #   libiscsi-bin   a real iSCSI initiator + iscsi-test-cu, tested against our target
 #   python3-scapy  independent RoCEv2 ICRC checker
 #   libibverbs-dev librdmacm-dev   headers for the native verbs addon (built even where no RDMA device exists)
+#   libnbd-bin qemu-utils   real NBD clients (nbdinfo, nbdcopy, qemu-img, qemu-io) for the LUN-as-block-device tests
 set -euo pipefail
-pkgs=(tshark tgt libiscsi-bin python3-scapy libibverbs-dev librdmacm-dev)
+pkgs=(tshark tgt libiscsi-bin python3-scapy libibverbs-dev librdmacm-dev libnbd-bin qemu-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
