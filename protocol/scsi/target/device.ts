@@ -131,8 +131,9 @@ export class ScsiTargetDevice {
       };
     }
     if (cdb?.command === 'request-sense') {
+      const code = AdditionalSense.LogicalUnitNotSupported;
       const sense = senseData(
-        { key: SenseKey.IllegalRequest, asc: 0x25, ascq: 0x00 },
+        { key: SenseKey.IllegalRequest, asc: code >> 8, ascq: code & 0xff },
         cdb.desc ? 'descriptor' : 'fixed',
       );
       return { status: ScsiStatus.Good, dataIn: [truncateTo(encodeSense(sense), cdb.allocationLength)] };

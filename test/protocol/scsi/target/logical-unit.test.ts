@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from '../../../../backends/memory.js';
 import type { BlockBackend } from '../../../../protocol/scsi/backend.js';
@@ -215,5 +216,46 @@ describe('LogicalUnit: gates', () => {
     expect(() => new LogicalUnit({ backend: new MemoryBackend(8), limits: { maxCompareAndWriteLength: 256 } })).toThrow(
       ScsiTargetError,
     );
+  });
+});
+
+describe('LogicalUnit: hostile initiators', () => {
+  it('answers every random CDB and parameter list with a status, never a bug', async () => {
+    const onInternalError = vi.fn();
+    const unit = new LogicalUnit({
+      backend: new MemoryBackend(256),
+      onInternalError,
+      limits: { maxTransferLength: 64 },
+    });
+    const supported = [
+      0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x25, 0x28, 0x2a, 0x2e, 0x2f, 0x34, 0x35, 0x41, 0x42, 0x55, 0x5a,
+      0x5e, 0x5f, 0x88, 0x89, 0x8a, 0x8e, 0x8f, 0x90, 0x91, 0x93, 0x9e, 0xa0, 0xa3, 0xa8, 0xaa, 0xae, 0xaf,
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...supported),
+        fc.uint8Array({ minLength: 15, maxLength: 15 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.constantFrom(NEXUS_A, NEXUS_B),
+        async (opcode, rest, dataOut, nexus) => {
+          const bytes = Buffer.from([opcode, ...rest]);
+          // Keep transfers small so the property stays quick; the CDB fields stay random otherwise.
+          if (opcode >= 0x80 && opcode !== 0xa0 && opcode !== 0xa3) bytes.fill(0, 2, 8);
+          const data = Buffer.from(dataOut);
+          const response = await unit.execute({
+            cdb: bytes,
+            nexus,
+            expectedDataTransferLength: 1 << 20,
+            direction: 'write',
+            getDataOut: (offset, length) =>
+              Promise.resolve([data.subarray(offset, offset + length), Buffer.alloc(length)]),
+          });
+          expect(Object.values(ScsiStatus)).toContain(response.status);
+          if (response.status === ScsiStatus.CheckCondition) expect(response.sense).toBeDefined();
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    expect(onInternalError).not.toHaveBeenCalled();
   });
 });
