@@ -91,9 +91,20 @@ export interface ConnectionSettings {
   readonly scheduler: SchedulerLike;
   /** Bound on disconnect's wait for flushes and the peer's DREP, in ms. */
   readonly drainTimeoutMs: number;
+  /** Bound on the wait for the RTU after an accept, in ms. */
+  readonly timeoutMs: number;
 }
 
-/** An established connection; created by NativeVerbs once the CM reports ESTABLISHED. */
+/** A batch of sends posted on an accepted connection before the RTU: held, then posted in order. */
+interface HeldSends {
+  readonly list: AddonSendWr[];
+  readonly ids: number[];
+}
+
+/**
+ * A connection: created by NativeVerbs when the CM reports ESTABLISHED (connecting side), or right after
+ * rdma_accept (accepting side: receives may be posted at once; sends are held until the RTU arrives).
+ */
 export class NativeConnection implements RdmaConnection {
   readonly completions: Observable<WorkCompletion>;
   readonly events: Observable<ConnectionEvent>;
@@ -115,6 +126,10 @@ export class NativeConnection implements RdmaConnection {
   private readonly cq: AddonCq;
   private readonly caps: QpCapabilities;
   private readonly rxeFlags: boolean;
+  private established: boolean;
+  private held: HeldSends[] = [];
+  private heldCount = 0;
+  private rtuTimer: Subscription | undefined;
 
   /** @internal */
   constructor(
@@ -125,7 +140,9 @@ export class NativeConnection implements RdmaConnection {
     readonly local: RdmaAddress,
     readonly remote: RdmaAddress,
     readonly peerPrivateData: Buffer,
+    awaitingRtu = false,
   ) {
+    this.established = !awaitingRtu;
     this.id = resources.id;
     this.cq = resources.cq;
     this.caps = resources.caps;
@@ -137,6 +154,11 @@ export class NativeConnection implements RdmaConnection {
     router.on(this.id, (event) => {
       this.onCmEvent(event);
     });
+    if (awaitingRtu && this.phase === 'open' && !this.established) {
+      this.rtuTimer = settings.scheduler.schedule(() => {
+        this.onHandshakeFailed('no RTU');
+      }, settings.timeoutMs);
+    }
   }
 
   get state(): QpState {
@@ -194,15 +216,23 @@ export class NativeConnection implements RdmaConnection {
         { wrId: wr.wrId, queue: 'send', opcode: wr.opcode === 'SEND_WITH_INV' ? 'SEND' : wr.opcode },
       ]);
     }
+    const ids = pending.map(([internalId]) => internalId);
+    if (!this.established) {
+      // Accepted but no RTU yet: the peer may not be ready to receive. Hold, within the queue's size.
+      if (this.heldCount + list.length > this.caps.maxSendWr) {
+        throw new VerbsError('ERR_VERBS_QUEUE_FULL', `postSend: ${this.heldCount} sends already wait for the RTU`);
+      }
+      for (const [internalId, entry] of pending) this.track(internalId, entry);
+      this.held.push({ list, ids });
+      this.heldCount += list.length;
+      return;
+    }
     // Track before posting: no completion can be delivered before we return to the loop anyway.
     for (const [internalId, entry] of pending) this.track(internalId, entry);
     try {
       this.id.postSend(list);
     } catch (err) {
-      this.untrackSendsFrom(
-        pending.map(([internalId]) => internalId),
-        addonErrorInfo(err).badIndex ?? 0,
-      );
+      this.untrackSendsFrom(ids, addonErrorInfo(err).badIndex ?? 0);
       throw this.postError('postSend', err);
     }
   }
@@ -289,6 +319,16 @@ export class NativeConnection implements RdmaConnection {
   }
 
   private onCmEvent(event: AddonCmEvent): void {
+    if (!this.established) {
+      if (event.type === 'ESTABLISHED') {
+        this.onEstablished();
+        return;
+      }
+      if (event.type === 'REJECTED' || event.type === 'CONNECT_ERROR' || event.type === 'UNREACHABLE') {
+        this.onHandshakeFailed(event.type);
+        return;
+      }
+    }
     if (event.type === 'DISCONNECTED' || event.type === 'DEVICE_REMOVAL') {
       if (this.disconnectedSeen) return;
       this.disconnectedSeen = true;
@@ -299,9 +339,62 @@ export class NativeConnection implements RdmaConnection {
     }
   }
 
+  /** The RTU arrived: post what was held, in order. */
+  private onEstablished(): void {
+    this.established = true;
+    this.rtuTimer?.unsubscribe();
+    const held = this.held;
+    this.held = [];
+    this.heldCount = 0;
+    for (const [i, batch] of held.entries()) {
+      try {
+        this.id.postSend(batch.list);
+      } catch (err) {
+        // Cannot happen within the queue's size; if it does, what was not posted completes as flushed.
+        const bad = addonErrorInfo(err).badIndex ?? 0;
+        this.flushUnposted([{ list: batch.list.slice(bad), ids: batch.ids.slice(bad) }, ...held.slice(i + 1)]);
+        this.reportQpError('LOC_QP_OP_ERR');
+        return;
+      }
+    }
+  }
+
+  /** The accept never completed (no RTU, or the peer rejected our REP): close as if disconnected. */
+  private onHandshakeFailed(_why: string): void {
+    if (this.established || this.phase !== 'open') return;
+    this.abandonHandshake();
+    void this.disconnect();
+  }
+
+  /** Held sends complete as flushed; nothing will answer a DREQ for a handshake that never finished. */
+  private abandonHandshake(): void {
+    this.rtuTimer?.unsubscribe();
+    const held = this.held;
+    this.held = [];
+    this.heldCount = 0;
+    this.flushUnposted(held);
+    if (!this.disconnectedSeen) {
+      this.disconnectedSeen = true;
+      this.eventSubject.next({ type: 'disconnected' });
+    }
+  }
+
+  /** Sends that never reached the QP complete as flushed, like everything else outstanding. */
+  private flushUnposted(batches: readonly HeldSends[]): void {
+    for (const batch of batches) {
+      for (const internalId of batch.ids) {
+        const entry = this.tracked.get(internalId);
+        if (entry === undefined) continue;
+        this.untrackSendsFrom([internalId], 0);
+        this.completionSubject.next({ wrId: entry.wrId, status: 'WR_FLUSH_ERR', opcode: entry.opcode, byteLen: 0 });
+      }
+    }
+  }
+
   private async drainAndTearDown(): Promise<void> {
     if (this.phase !== 'open') return;
     this.phase = 'draining';
+    if (!this.established) this.abandonHandshake();
     try {
       this.id.disconnect(); // QP -> ERROR (everything outstanding flushes), then DREQ or DREP
     } catch {
@@ -395,17 +488,13 @@ export class NativeConnection implements RdmaConnection {
     if (entry.queue !== 'recv') this.sendOrder.push(internalId);
   }
 
-  /** Forgets sends that were not posted: `ids[from..]`, which sit at the tail of the send order. */
+  /** Forgets sends that were not posted: `ids[from..]`. */
   private untrackSendsFrom(ids: readonly number[], from: number): void {
-    for (const id of ids.slice(from)) this.tracked.delete(id);
     const drop = new Set(ids.slice(from));
-    for (
-      let last = this.sendOrder.at(-1);
-      last !== undefined && this.sendOrder.length > this.sendHead && drop.has(last);
-      last = this.sendOrder.at(-1)
-    ) {
-      this.sendOrder.pop();
-    }
+    if (drop.size === 0) return;
+    for (const id of drop) this.tracked.delete(id);
+    this.sendOrder = this.sendOrder.slice(this.sendHead).filter((id) => !drop.has(id));
+    this.sendHead = 0;
   }
 
   /** A send completion for `id` means every send posted before it has completed too. */

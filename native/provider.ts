@@ -22,6 +22,11 @@ import { CompletionSink, NativeConnection, type QpResources } from './connection
 import { callVerbs } from './errors.js';
 import { probe } from './probe.js';
 
+/** Private data room in IB CM messages after rdma_cm's own header (REQ) or as is (REP, REJ). */
+const REQ_PRIVATE_DATA_MAX = 56;
+const REP_PRIVATE_DATA_MAX = 196;
+const REJ_PRIVATE_DATA_MAX = 148;
+
 /** IB CM reject reasons rdma_cm reports as the REJECTED event's status. */
 const REJ_INVALID_SERVICE_ID = 8;
 const REJ_CONSUMER_DEFINED = 28;
@@ -117,6 +122,8 @@ export class NativeVerbs implements VerbsProvider {
   }
 
   async connect(address: RdmaAddress, options: ConnectOptions): Promise<RdmaConnection> {
+    checkConnOptions(options, REQ_PRIVATE_DATA_MAX, 'connect');
+    checkQp(options.qp, this.caps);
     const router = this.router();
     const timeoutMs = options.timeoutMs ?? this.settings.timeoutMs;
     const id = router.createId();
@@ -235,6 +242,40 @@ export class NativeVerbs implements VerbsProvider {
   private router(): CmRouter {
     this.routerInstance ??= new CmRouter(this.addon, this.settings.scheduler);
     return this.routerInstance;
+  }
+}
+
+/** A rejected promise carrying `err` (always an Error). */
+function rejected<T>(err: unknown): Promise<T> {
+  return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+}
+
+function invalid(what: string): VerbsError {
+  return new VerbsError('ERR_VERBS_INVALID_ARGUMENT', what);
+}
+
+function isIntIn(v: number | undefined, lo: number, hi: number): boolean {
+  return v === undefined || (Number.isInteger(v) && v >= lo && v <= hi);
+}
+
+/** Private data and retry counts within what IB CM can carry. */
+function checkConnOptions(o: ConnectOptions | AcceptOptions, privateMax: number, what: string): void {
+  if (o.privateData !== undefined && o.privateData.length > privateMax) {
+    throw invalid(`${what}: private data is ${o.privateData.length} bytes, at most ${privateMax} fit`);
+  }
+  if (!isIntIn(o.retryCount, 0, 7)) throw invalid(`${what}: retryCount must be 0..7`);
+  if (!isIntIn(o.rnrRetryCount, 0, 7)) throw invalid(`${what}: rnrRetryCount must be 0..7`);
+  if (!isIntIn(o.initiatorDepth, 0, 255)) throw invalid(`${what}: initiatorDepth must be 0..255`);
+  if (!isIntIn(o.responderResources, 0, 255)) throw invalid(`${what}: responderResources must be 0..255`);
+}
+
+/** Queue sizes the device can give (two send slots are ours: the drain marker and a window bind). */
+function checkQp(qp: QpCapabilities, caps: VerbsCapabilities): void {
+  if (!isIntIn(qp.maxSendWr, 1, caps.maxQpWr - 2) || !isIntIn(qp.maxRecvWr, 1, caps.maxQpWr)) {
+    throw invalid(`queue sizes must be 1..${caps.maxQpWr - 2} (send) and 1..${caps.maxQpWr} (receive)`);
+  }
+  if (!isIntIn(qp.maxSendSge, 0, caps.maxSge) || !isIntIn(qp.maxRecvSge, 0, caps.maxSge)) {
+    throw invalid(`SGE counts must be 0..${caps.maxSge}`);
   }
 }
 
@@ -358,35 +399,60 @@ class NativeConnectRequest implements ConnectRequest {
     this.responderResources = event.responderResources ?? 0;
   }
 
-  async accept(options: AcceptOptions): Promise<RdmaConnection> {
-    this.answer('accept');
-    const { addon, settings } = this.provider.internals;
+  accept(options: AcceptOptions): Promise<RdmaConnection> {
+    try {
+      this.answer('accept');
+    } catch (err) {
+      return rejected(err);
+    }
     let resources: QpResources | undefined;
     try {
+      checkConnOptions(options, REP_PRIVATE_DATA_MAX, 'accept');
+      checkQp(options.qp, this.provider.caps);
       resources = this.provider.createQpResources(this.id, options.qp);
       const param = connParam(options, this.event);
       callVerbs('ERR_VERBS_UNREACHABLE', 'rdma_accept', () => {
         this.id.accept(param);
       });
       this.provider.tuneRts(this.id); // the QP is in RTS now; the requester's first SEND may already be coming
-      handshakeOutcome(await this.router.next(this.id, settings.timeoutMs, 'rdma_accept'));
-      return new NativeConnection(addon, this.router, resources, settings, this.local, this.remote, this.privateData);
+      // Ready to receive before the peer can send (the REP is out): the caller posts receives at once, and
+      // the connection holds our sends until the RTU (ESTABLISHED) arrives.
+      const { addon, settings } = this.provider.internals;
+      return Promise.resolve(
+        new NativeConnection(addon, this.router, resources, settings, this.local, this.remote, this.privateData, true),
+      );
     } catch (err) {
+      // Whatever failed, the requester must not wait for a REP that will never come.
+      if (resources === undefined) this.refuse(undefined);
       this.provider.releaseQpResources(this.router, this.id, resources);
-      throw err;
+      return rejected(err);
     }
   }
 
   reject(privateData?: Buffer): Promise<void> {
-    this.answer('reject');
     try {
+      if (privateData !== undefined && privateData.length > REJ_PRIVATE_DATA_MAX) {
+        throw new VerbsError('ERR_VERBS_INVALID_ARGUMENT', `reject: private data over ${REJ_PRIVATE_DATA_MAX} bytes`);
+      }
+      this.answer('reject');
       callVerbs('ERR_VERBS_CLOSED', 'rdma_reject', () => {
         this.id.reject(privateData);
       });
+      return Promise.resolve();
+    } catch (err) {
+      return rejected(err);
     } finally {
-      this.router.destroy(this.id);
+      if (this.answered) this.router.destroy(this.id);
     }
-    return Promise.resolve();
+  }
+
+  /** REJ without going through answer(): for a request we cannot accept after all. */
+  private refuse(privateData: Buffer | undefined): void {
+    try {
+      this.id.reject(privateData);
+    } catch {
+      // the requester times out instead
+    }
   }
 
   private answer(what: string): void {

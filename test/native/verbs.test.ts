@@ -385,4 +385,74 @@ describe.skipIf(skipReason !== undefined && !rdmaRequired)('NativeVerbs on a ver
     expect(received?.wrId).toBe(20);
     expect(['LOC_LEN_ERR', 'LOC_QP_OP_ERR']).toContain(received?.status);
   });
+
+  it('accepts ready to receive before the peer can send, and holds its own sends until the RTU', async () => {
+    const listener = await listen();
+    const serverSide = new Promise<{ server: RdmaConnection; rx: MemoryRegion }>((resolve, reject) => {
+      listener.connectRequests.subscribe((req) => {
+        // rnrRetryCount 0 for the client's sends: one RNR NAK would fail them, so the receive must be there.
+        req.accept({ qp: QP, rnrRetryCount: 0 }).then((server) => {
+          const rx = server.pd.register(Buffer.alloc(64), Access.LOCAL_WRITE);
+          server.postRecv([{ wrId: 1, sgl: [{ mr: rx, offset: 0, length: 64 }] }]);
+          const tx = server.pd.register(Buffer.alloc(17), 0);
+          tx.buffer.write('from the acceptor');
+          server.postSend([{ wrId: 2, opcode: 'SEND', sgl: [{ mr: tx, offset: 0, length: 17 }] }]); // held
+          resolve({ server, rx });
+        }, reject);
+      });
+    });
+    const client = await verbs().connect(listener.address, { qp: QP, retryCount: 2 });
+    const c = new Recorder(client);
+    const crx = region(client, 64, Access.LOCAL_WRITE);
+    client.postRecv([{ wrId: 9, sgl: [{ mr: crx, offset: 0, length: 64 }] }]);
+    const ctx = region(client, 64, 0);
+    ctx.buffer.write('first words');
+    client.postSend([{ wrId: 3, opcode: 'SEND', sgl: [{ mr: ctx, offset: 0, length: 11 }] }]);
+    const { server, rx } = await serverSide;
+    cleanups.push(
+      () => client.disconnect(),
+      () => server.disconnect(),
+    );
+    const s = new Recorder(server);
+    await c.until(() => c.wcs.length >= 2, 'the client send and receive');
+    expect(c.wcs.map((w) => [w.wrId, w.status]).sort()).toEqual([
+      [3, 'SUCCESS'],
+      [9, 'SUCCESS'],
+    ]);
+    expect(crx.buffer.subarray(0, 17).toString()).toBe('from the acceptor');
+    await s.until(() => s.wcs.length >= 2, 'the server send and receive');
+    expect(s.wcs.every((w) => w.status === 'SUCCESS')).toBe(true);
+    expect(rx.buffer.subarray(0, 11).toString()).toBe('first words');
+  });
+
+  it('refuses arguments IB CM cannot carry with ERR_VERBS_INVALID_ARGUMENT', async () => {
+    const listener = await listen();
+    const requests: Promise<void>[] = [];
+    listener.connectRequests.subscribe((req) => {
+      requests.push(
+        req.reject(Buffer.alloc(149)).catch((e: unknown) => {
+          expect(isIserError(e, 'ERR_VERBS_INVALID_ARGUMENT')).toBe(true);
+          return req.reject(Buffer.from('ok'));
+        }),
+      );
+    });
+    const tooMuch = await verbs()
+      .connect(listener.address, { qp: QP, privateData: Buffer.alloc(57) })
+      .catch((e: unknown) => e);
+    expect(isIserError(tooMuch, 'ERR_VERBS_INVALID_ARGUMENT')).toBe(true);
+    const badRetry = await verbs()
+      .connect(listener.address, { qp: QP, retryCount: 8 })
+      .catch((e: unknown) => e);
+    expect(isIserError(badRetry, 'ERR_VERBS_INVALID_ARGUMENT')).toBe(true);
+    const badQueue = await verbs()
+      .connect(listener.address, { qp: { ...QP, maxSendWr: 0 } })
+      .catch((e: unknown) => e);
+    expect(isIserError(badQueue, 'ERR_VERBS_INVALID_ARGUMENT')).toBe(true);
+    const rejected = await verbs()
+      .connect(listener.address, { qp: QP, privateData: Buffer.alloc(56, 1) })
+      .catch((e: unknown) => e);
+    expect(isIserError(rejected, 'ERR_VERBS_REJECTED')).toBe(true);
+    await Promise.all(requests);
+    expect(requests).toHaveLength(1);
+  });
 });
