@@ -5,6 +5,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError } from '../../backends/errors.js';
 import { FileBackend } from '../../backends/file.js';
+import * as cdb from '../../protocol/scsi/cdb/build.js';
+import { encodeUnmapParameterList } from '../../protocol/scsi/data/unmap.js';
+import { LogicalUnit } from '../../protocol/scsi/target/logical-unit.js';
+import { good, run } from '../protocol/scsi/target/harness.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -117,5 +121,25 @@ describe('FileBackend', () => {
     await expect(FileBackend.open(join(dir, 'r.img'), { size: 4096 }).then((b) => b.read(8, 1))).rejects.toMatchObject({
       code: 'ERR_BACKEND_RANGE',
     });
+  });
+
+  it('serves a LogicalUnit: FUA and SYNCHRONIZE CACHE writes survive reopening, UNMAP reads back zeros', async () => {
+    const path = join(dir, 'lu.img');
+    const backend = await FileBackend.open(path, { size: 128 * 512 });
+    const unit = new LogicalUnit({ backend, identity: { serial: 'file-lu' } });
+    await run(unit, cdb.testUnitReady());
+    await good(unit, cdb.write10({ lba: 1, blocks: 2, fua: true }), { dataOut: Buffer.alloc(1024, 0x11) });
+    await good(unit, cdb.write16({ lba: 10, blocks: 1 }), { dataOut: Buffer.alloc(512, 0x22) });
+    await good(unit, cdb.synchronizeCache());
+    const list = encodeUnmapParameterList([{ lba: 2n, blocks: 1 }]);
+    await good(unit, cdb.unmap({ parameterListLength: list.length }), { dataOut: list });
+    await backend.close();
+    const again = new LogicalUnit({ backend: await FileBackend.open(path), identity: { serial: 'file-lu' } });
+    await run(again, cdb.testUnitReady());
+    const data = await good(again, cdb.read10({ lba: 0, blocks: 11 }));
+    expect(data.subarray(512, 1024).every((b) => b === 0x11)).toBe(true);
+    expect(data.subarray(1024, 1536).every((b) => b === 0)).toBe(true);
+    expect(data.subarray(10 * 512).every((b) => b === 0x22)).toBe(true);
+    await again.backend.close?.();
   });
 });
