@@ -11,8 +11,9 @@
  *   `RNR_RETRY_EXC_ERR`); RDMA WRITE/READ are checked against the remote key, bounds and access flags
  *   (a violation completes with `REM_ACCESS_ERR` and both QPs go to the error state);
  * - once a QP is in the error state every outstanding and later work request completes with `WR_FLUSH_ERR`;
- * - a SEND larger than the receive it lands in fails the receiver's QP: hardware reports `LOC_LEN_ERR` at the
- *   receiver, rxe reports `REM_INV_REQ_ERR` at the sender; consumers must treat both as fatal for the connection.
+ * - a SEND larger than the receive it lands in fails both QPs: the spec says `REM_INV_REQ_ERR` at the sender and
+ *   `LOC_LEN_ERR` at the receiver; rxe (Linux 6.1) reports `REM_OP_ERR` and `LOC_QP_OP_ERR`. Treat all as fatal;
+ * - private data may arrive zero-padded to the CM message's size (IB CM does): consumers carry their own lengths.
  *
  * Departures from raw verbs, for safety and so that every provider can do it: scatter/gather entries name a
  * {@link MemoryRegion} plus an offset instead of a raw address and lkey; a connection owns its protection domain.

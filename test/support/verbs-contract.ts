@@ -24,6 +24,11 @@ import type {
   WorkCompletion,
 } from '../../transports/verbs.js';
 
+/** True when `data` begins with `prefix` (private data may come back zero-padded). */
+function startsWith(data: Buffer, prefix: Buffer): boolean {
+  return data.length >= prefix.length && data.subarray(0, prefix.length).equals(prefix);
+}
+
 /** Fault injection an environment may offer (see {@link VerbsContractOptions.faults}). */
 export interface ContractFaults {
   /** From now on, requests and CM messages arriving at `host` are dropped (the peer hangs). */
@@ -215,9 +220,10 @@ export function verbsContract(
         const reqData = Buffer.from('iser-req:0123456789');
         const repData = Buffer.from('iser-rep:abcdef');
         const pair = await connectPair({ connect: { privateData: reqData }, accept: { privateData: repData } });
-        expect(pair.request.privateData.equals(reqData)).toBe(true);
-        expect(pair.client.peerPrivateData.equals(repData)).toBe(true);
-        expect(pair.server.peerPrivateData.equals(reqData)).toBe(true);
+        // IB CM zero-pads private data to the message's size, so only a prefix is guaranteed.
+        expect(startsWith(pair.request.privateData, reqData)).toBe(true);
+        expect(startsWith(pair.client.peerPrivateData, repData)).toBe(true);
+        expect(startsWith(pair.server.peerPrivateData, reqData)).toBe(true);
         expect(pair.client.remote).toEqual({ host: env.addressOfB, port: pair.listener.address.port });
         expect(pair.server.local.port).toBe(pair.listener.address.port);
         await env.settle();
@@ -235,7 +241,7 @@ export function verbsContract(
           env.run(env.a.connect({ host: env.addressOfB, port: listener.address.port }, { qp: QP })),
           'ERR_VERBS_REJECTED',
         );
-        expect(error.privateData?.equals(reason)).toBe(true);
+        expect(error.privateData !== undefined && startsWith(error.privateData, reason)).toBe(true);
       });
 
       it('connecting where nobody listens fails ERR_VERBS_UNREACHABLE', async () => {
@@ -351,10 +357,11 @@ export function verbsContract(
         const sbuf = client.pd.register(pattern(64, 5), 0);
         client.postSend([{ wrId: 2, opcode: 'SEND', sgl: [{ mr: sbuf, offset: 0, length: 64 }] }]);
         const [[sent], [received]] = await env.run(Promise.all([clientWc.take(1), serverWc.take(1)]));
-        expect(sent?.status).toBe('REM_INV_REQ_ERR');
+        // The sender learns it from the responder's NAK: invalid request per the IB spec (sim), remote operational
+        // error on rxe (Linux 6.1). The receiver: LOC_LEN_ERR per spec and hardware, LOC_QP_OP_ERR on rxe.
+        expect(['REM_INV_REQ_ERR', 'REM_OP_ERR']).toContain(sent?.status);
         expect(received?.wrId).toBe(20);
-        // The IB spec and hardware say LOC_LEN_ERR; rxe reports REM_INV_REQ_ERR at the receiver.
-        expect(['LOC_LEN_ERR', 'REM_INV_REQ_ERR']).toContain(received?.status);
+        expect(['LOC_LEN_ERR', 'LOC_QP_OP_ERR']).toContain(received?.status);
         await env.settle();
         expect(client.state).toBe('ERROR');
         expect(server.state).toBe('ERROR');
