@@ -45,6 +45,7 @@ import { dataSegmentLimits } from '../text/params.js';
 import { DEFAULT_MAX_TEXT_BYTES } from '../text/assembler.js';
 import { formatSendTargetsResponse } from '../text/sendtargets.js';
 import { sliceChunks, totalLength } from './data-sequencing-chunks.js';
+import { dataPhaseError, refuseDataOutMismatch } from './target-data-out.js';
 import { TargetSessionError } from './target-errors.js';
 import { NO_RESIDUAL, residualOf, truncatedWriteCdb, type Residual } from './target-residuals.js';
 import { StatusSequence } from './target-statsn.js';
@@ -304,19 +305,21 @@ export class TargetSession {
     return out;
   }
 
-  /** The SCSI device could not finish a task: pulling its data-out failed. */
+  /**
+   * The SCSI device could not finish a task: pulling its data-out failed. A lost connection reaches us as
+   * `connectionClosed` (and this task is gone by then); otherwise the transport gave up on this task's data
+   * (a sequence error, a timeout) and the command ends in CHECK CONDITION, ABORTED COMMAND, DATA PHASE ERROR.
+   */
   commandFailed(taskId: number, error: unknown): TargetSessionAction[] {
     const task = this.#tasks.get(taskId);
-    if (task === undefined) return [];
+    if (task === undefined || task.phase !== 'executing') return [];
     const out: TargetSessionAction[] = [];
     if (task.aborted) {
       this.#settle(task, out);
       return out;
     }
-    const reason = new TargetSessionError('ERR_TARGET_SESSION_TRANSPORT', `task ${task.itt}: data-out failed`, {
-      cause: error,
-    });
-    this.#closeConnection(task.cid, reason, out, true);
+    out.push(this.#event({ kind: 'data-out-failed', itt: task.itt, error }));
+    this.#respond(task, dataPhaseError(), NO_RESIDUAL, out);
     return out;
   }
 
@@ -563,6 +566,11 @@ export class TargetSession {
     this.#byItt.set(task.itt, task.id);
     if (immediate) this.#immediateRunning += 1;
     else this.#running += 1;
+    const refused = pdu.write ? refuseDataOutMismatch(pdu.cdb, writeLength, lengths.dataOut) : undefined;
+    if (refused !== undefined) {
+      this.#respond(task, refused, NO_RESIDUAL, out);
+      return;
+    }
     const request: ExecuteRequest = {
       taskId: task.id,
       cid,

@@ -144,6 +144,7 @@ export type TargetSessionEvent =
       readonly lun: number;
       readonly by: 'task-management' | 'connection-closed' | 'reset' | 'session-closed';
     }
+  | { readonly kind: 'data-out-failed'; readonly itt: number; readonly error: unknown }
   | { readonly kind: 'task-management'; readonly cid: number; readonly function: number; readonly response: number }
   | { readonly kind: 'logout'; readonly cid: number; readonly reason: number; readonly response: number };
 
