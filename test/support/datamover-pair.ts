@@ -30,7 +30,7 @@ import { TcpConnection, type TcpConnectionOptions } from '../../transports/tcp/c
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import { TcpTransportError } from '../../transports/tcp/errors.js';
 import { TcpListener } from '../../transports/tcp/listener.js';
-import { InboundPdus } from '../../transports/tcp/inbound-pdus.js';
+import { InboundPdus } from '../../transports/common/inbound-pdus.js';
 
 /** Options of {@link createDatamoverPair}. */
 export interface DatamoverPairOptions {

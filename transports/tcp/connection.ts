@@ -54,12 +54,13 @@ import {
 import { ChunkCursor, sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import { dataSegmentLimits, type NegotiatedParams } from '../../protocol/text/index.js';
 import { TcpTransportError, type TcpTransportErrorCode } from './errors.js';
-import { InboundPdus } from './inbound-pdus.js';
+import { InboundPdus } from '../common/inbound-pdus.js';
+import { CONTROL_KINDS, INITIATOR_KINDS, type ConnectionRole } from '../common/pdu-kinds.js';
 import { InitiatorTasks, type InitiatorTask } from './initiator-tasks.js';
 import { TargetTasks, type R2tRecord } from './target-tasks.js';
 
 /** Which end of the iSCSI connection this is. */
-export type TcpRole = 'initiator' | 'target';
+export type TcpRole = ConnectionRole;
 
 /** Options of a {@link TcpConnection}. */
 export interface TcpConnectionOptions {
@@ -80,35 +81,6 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Numbers used before enable() supplies the real source (only Reject needs them during login). */
 const ZERO_SEQUENCE: SequenceSource = { expStatSN: () => 0, statSN: () => 0, expCmdSN: () => 0, maxCmdSN: () => 0 };
-
-/** Kinds each role may pass to sendControl. */
-const CONTROL_KINDS: Readonly<Record<TcpRole, ReadonlySet<Pdu['kind']>>> = {
-  initiator: new Set([
-    'nop-out',
-    'task-management-request',
-    'login-request',
-    'text-request',
-    'logout-request',
-    'snack-request',
-  ]),
-  target: new Set([
-    'nop-in',
-    'scsi-response',
-    'task-management-response',
-    'login-response',
-    'text-response',
-    'logout-response',
-    'async-message',
-    'reject',
-  ]),
-};
-
-/** Kinds a role may receive (the other role's opcodes). */
-const INITIATOR_KINDS: ReadonlySet<Pdu['kind']> = new Set([
-  ...CONTROL_KINDS.initiator,
-  'scsi-command',
-  'scsi-data-out',
-]);
 
 /** One iSCSI/TCP connection, either role. */
 export class TcpConnection implements DatamoverConnection {

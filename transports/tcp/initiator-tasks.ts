@@ -20,7 +20,7 @@ import {
 import { copyChunksInto, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import type { NegotiatedParams } from '../../protocol/text/index.js';
 import { TcpTransportError } from './errors.js';
-import { RetiredTags } from './retired-tags.js';
+import { RetiredTags } from '../common/retired-tags.js';
 
 /** What the initiator remembers of one command. */
 export interface InitiatorTask {

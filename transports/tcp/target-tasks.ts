@@ -22,7 +22,7 @@ import { r2tRanges, unsolicitedEnd } from '../../protocol/session/data-sequencin
 import { sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import type { NegotiatedParams } from '../../protocol/text/index.js';
 import { TcpTransportError } from './errors.js';
-import { RetiredTags } from './retired-tags.js';
+import { RetiredTags } from '../common/retired-tags.js';
 
 /** One R2T of a getData request: queued, then issued (TTT and R2TSN set), then filled by Data-Out. */
 export interface R2tRecord {
