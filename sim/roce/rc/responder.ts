@@ -10,7 +10,9 @@
  * - rkey, range and access checks on every WRITE and READ packet: a violation NAKs remote access error;
  * - a SEND with no posted receive gets an RNR NAK carrying our `min_rnr_timer`;
  * - MSN counts completed messages (a READ when it executes, C9-148), and rides in every AETH;
- * - ACKs only for packets with AckReq; NAKs always. Class C errors move the QP to ERROR after the NAK.
+ * - a SEND that does not fit its receive (or lands in an invalid region) fails that receive LOC_QP_OP_ERR and
+ *   NAKs remote operational error (rxe's `copy_data` returns -EINVAL: a malformed WQE, class A);
+ * - ACKs only for packets with AckReq; NAKs always. Class A and C errors move the QP to ERROR after the NAK.
  */
 import { AETH_CREDITS_UNLIMITED, NakCode, type AethSyndrome } from '../aeth.js';
 import { DEFAULT_PKEY } from '../bth.js';
@@ -195,17 +197,12 @@ function execute(core: RcCore, pkt: RocePacket, info: OpcodeInfo): void {
     if (recv === undefined) return; // checked above
     const problem = recv.dma.scatter(pkt.payload);
     if (problem !== undefined) {
-      failRequest(
-        core,
-        pkt,
-        problem === 'length'
-          ? classC(NakCode.InvalidRequest, 'the receive is too small')
-          : {
-              nak: NakCode.RemoteOperationalError,
-              status: 'LOC_QP_OP_ERR',
-              why: 'the receive names an invalid region',
-            },
-      );
+      // rxe's copy_data fails with -EINVAL either way: a malformed receive (class A), NAK remote operational error.
+      failRequest(core, pkt, {
+        nak: NakCode.RemoteOperationalError,
+        status: 'LOC_QP_OP_ERR',
+        why: problem === 'length' ? 'the receive is too small' : 'the receive names an invalid region',
+      });
       return;
     }
   } else {

@@ -360,15 +360,15 @@ describe('remote access errors', () => {
     ]);
   });
 
-  it('a receive too small: NAK invalid request; REM_INV_REQ_ERR on both sides', () => {
+  it('a receive too small: NAK remote operational error; REM_OP_ERR at the sender, LOC_QP_OP_ERR at the receiver (as rxe)', () => {
     const p = new EnginePair();
     const rbuf = p.pd.b.register(Buffer.alloc(8), Access.LOCAL_WRITE);
     p.apply('b', p.qp.b.postRecv([{ wrId: 20, sgl: [{ mr: rbuf, offset: 0, length: 8 }] }]));
     const sbuf = p.pd.a.register(pattern(64, 11), 0);
     p.apply('a', p.qp.a.postSend([{ wrId: 2, opcode: 'SEND', sgl: [{ mr: sbuf, offset: 0, length: 64 }] }]));
     p.run();
-    expect(p.wire.filter(isNak(1)).length).toBe(1);
-    expect(p.wcs.a.map((wc) => wc.status)).toEqual(['REM_INV_REQ_ERR']);
-    expect(p.wcs.b.map((wc) => wc.status)).toEqual(['REM_INV_REQ_ERR']);
+    expect(p.wire.filter(isNak(3)).length).toBe(1);
+    expect(p.wcs.a.map((wc) => wc.status)).toEqual(['REM_OP_ERR']);
+    expect(p.wcs.b.map((wc) => wc.status)).toEqual(['LOC_QP_OP_ERR']);
   });
 });
