@@ -10,8 +10,9 @@
  *   params; SCSI Command F bit and immediate data are set from the buffers as the TCP transport does.
  * - getData serves the unsolicited bytes from the command and fetches the rest from the initiator's `writeData`
  *   (an "R2T"), so it needs the initiator's task alive; putData lands in the initiator's `readBuffer`.
- * - a Data-In or R2T for a task the initiator does not know (taskDone too early), or outside its buffers, fails the
- *   connection with ERR_TCP_PROTOCOL as TCP would; close() completes both ends; pending calls fail.
+ * - a Data-In or R2T outside the initiator's buffers fails the connection with ERR_TCP_PROTOCOL as TCP would; for a
+ *   task the initiator has just finished (taskDone) a Data-In is dropped and getData fails with ERR_TCP_DATA_TIMEOUT
+ *   at once (TCP: after its timeout). close() completes both ends; pending calls fail.
  * - bytes are copied across, as over a wire: neither end sees the other's buffers.
  */
 import { asapScheduler, firstValueFrom, type SchedulerLike } from 'rxjs';
@@ -30,6 +31,7 @@ import { TcpConnection, type TcpConnectionOptions } from '../../transports/tcp/c
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import { TcpTransportError } from '../../transports/tcp/errors.js';
 import { TcpListener } from '../../transports/tcp/listener.js';
+import { RetiredTags } from '../../transports/common/retired-tags.js';
 import { InboundPdus } from '../../transports/common/inbound-pdus.js';
 
 /** Options of {@link createDatamoverPair}. */
@@ -270,6 +272,7 @@ interface InitiatorTask {
 class MemoryInitiator extends MemoryEnd {
   peer: MemoryTarget | undefined;
   private readonly tasks = new Map<number, InitiatorTask>();
+  private readonly retired = new RetiredTags();
 
   constructor(kind: TransportKind, local: PortalAddress, remote: PortalAddress, scheduler: SchedulerLike) {
     super(kind, local, remote, scheduler, 'initiator');
@@ -293,6 +296,7 @@ class MemoryInitiator extends MemoryEnd {
     const violation = unsolicitedLengthsViolation(params, writeLength, buffers);
     if (violation !== undefined) throw new TcpTransportError('ERR_TCP_USAGE', violation);
     this.tasks.set(pdu.itt, { buffers, writeLength });
+    this.retired.delete(pdu.itt);
     const { immediateLength, unsolicitedDataOutLength } = buffers;
     const command: ScsiCommandPdu = {
       ...pdu,
@@ -306,7 +310,7 @@ class MemoryInitiator extends MemoryEnd {
   }
 
   taskDone(itt: number): void {
-    this.tasks.delete(itt);
+    if (this.tasks.delete(itt)) this.retired.add(itt);
   }
 
   protected failPending(): void {
@@ -319,7 +323,9 @@ class MemoryInitiator extends MemoryEnd {
     const length = totalLength(data);
     const buffer = task?.buffers.readBuffer;
     if (task === undefined) {
-      this.fail(protocolError(`Data-In for unknown ITT ${itt}`));
+      // As over TCP: data for a task finished a moment ago is dropped, for a task never seen it is an attack.
+      if (this.retired.has(itt)) done();
+      else this.fail(protocolError(`Data-In for unknown ITT ${itt}`));
       return;
     }
     if (buffer === undefined || offset + length > buffer.length) {
@@ -334,7 +340,12 @@ class MemoryInitiator extends MemoryEnd {
   receiveR2t(itt: number, offset: number, length: number, request: DataRequest): void {
     const task = this.tasks.get(itt);
     if (task === undefined) {
-      this.fail(protocolError(`R2T for unknown ITT ${itt}`));
+      // TCP drops the R2T and getData times out; here it fails at once.
+      if (this.retired.has(itt)) {
+        request.reject(new TcpTransportError('ERR_TCP_DATA_TIMEOUT', `the initiator has finished task ${itt}`));
+      } else {
+        this.fail(protocolError(`R2T for unknown ITT ${itt}`));
+      }
       return;
     }
     if (offset + length > task.writeLength) {

@@ -275,7 +275,8 @@ export class TargetTasks {
   private settle(request: DataRequest): void {
     const task = request.task;
     if (!task.requests.has(request)) return;
-    if (task.unsolicitedReceived < request.unsolicitedUntil) return;
+    const needsUnsolicited = request.unsolicitedUntil > request.offset;
+    if (needsUnsolicited && task.unsolicitedReceived < request.unsolicitedUntil) return;
     if (request.r2ts.some((r) => r.received < r.length)) return;
     task.requests.delete(request);
     request.cancelTimer();
