@@ -2,7 +2,6 @@
  * scapy as an independent ICRC oracle (DESIGN.md §5): we synthesize RoCEv2 IPv4 datagrams, scapy's
  * `BTH.compute_icrc` recomputes each ICRC, and both must agree; a corrupted packet must fail both ways.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,22 +13,10 @@ import { computeIcrc, readIcrc } from '../../../sim/roce/icrc.js';
 import { RoceOpcode } from '../../../sim/roce/opcodes.js';
 import type { RocePacket } from '../../../sim/roce/packet.js';
 import { runWithTimeout } from './run-with-timeout.js';
+import { SCAPY_MISSING, SCAPY_PYTHON } from './scapy-python.js';
 
-/** The first python3 that can import scapy.contrib.roce (a pyenv shim on PATH may lack Debian's scapy). */
-function scapyPython(): string | undefined {
-  for (const python of ['python3', '/usr/bin/python3']) {
-    const probe = spawnSync(python, ['-c', 'import scapy.contrib.roce'], { timeout: 30_000, stdio: 'ignore' });
-    if (probe.status === 0) return python;
-  }
-  return undefined;
-}
-
-const PYTHON = scapyPython();
-const SKIP =
-  PYTHON === undefined
-    ? 'SKIP: python3 -c "import scapy.contrib.roce" fails (apt-get install python3-scapy; tools/install-deps.sh installs it)'
-    : undefined;
-if (SKIP !== undefined) console.warn(SKIP);
+const PYTHON = SCAPY_PYTHON;
+const SKIP = SCAPY_MISSING;
 
 // Reads hex IPv4 datagrams, one per line; prints "<scapy icrc hex> <wire icrc hex>" for each.
 const SCRIPT = `

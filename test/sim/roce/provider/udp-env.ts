@@ -1,0 +1,70 @@
+/**
+ * Two soft-RoCE devices on real UDP over loopback in real time: 127.0.0.1 (a) and 127.0.0.2 (b), port 4791 each
+ * (or ephemeral ports when 4791 is taken). Every wait is bounded; sockets are closed on dispose.
+ */
+import { asyncScheduler } from 'rxjs';
+import { PcapTap } from '../../../../sim/roce/link/pcap-tap.js';
+import { UdpLink, type UdpLinkOptions } from '../../../../sim/roce/link/udp-link.js';
+import type { SoftRoceOptions } from '../../../../sim/roce/provider/options.js';
+import { SoftRoceProvider } from '../../../../sim/roce/provider/provider.js';
+import type { VerbsContractEnv } from '../../../support/verbs-contract.js';
+
+/** The environment plus its link and tap. */
+export interface UdpEnv extends VerbsContractEnv {
+  readonly a: SoftRoceProvider;
+  readonly b: SoftRoceProvider;
+  readonly link: UdpLink;
+  readonly tap: PcapTap;
+}
+
+/** Rejects with a clear message when `work` takes longer than `ms` of real time. */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} did not finish within ${ms} ms of real time`));
+    }, ms);
+  });
+  return Promise.race([work, deadline]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+/** Options of {@link makeUdpEnv}. */
+export interface UdpEnvOptions {
+  readonly addresses?: readonly [string, string];
+  readonly link?: UdpLinkOptions;
+  readonly provider?: Partial<Omit<SoftRoceOptions, 'address' | 'link' | 'scheduler'>>;
+  /** Bound on each `run`, ms of real time; default 20 s. */
+  readonly runTimeoutMs?: number;
+}
+
+/** Opens both devices. */
+export async function makeUdpEnv(options: UdpEnvOptions = {}): Promise<UdpEnv> {
+  const [addressA, addressB] = options.addresses ?? ['127.0.0.1', '127.0.0.2'];
+  const tap = new PcapTap(asyncScheduler);
+  const link = new UdpLink({ tap, ...options.link });
+  const common = { link, scheduler: asyncScheduler, minRnrTimer: 1, ...options.provider };
+  const a = await SoftRoceProvider.open({ ...common, address: addressA });
+  let b: SoftRoceProvider;
+  try {
+    b = await SoftRoceProvider.open({ ...common, address: addressB });
+  } catch (error) {
+    await a.close();
+    throw error;
+  }
+  const runTimeoutMs = options.runTimeoutMs ?? 20_000;
+  return {
+    a,
+    b,
+    link,
+    tap,
+    addressOfB: b.address,
+    run: (work) => within(work, runTimeoutMs, 'a soft-RoCE UDP operation'),
+    settle: () => new Promise((resolve) => setTimeout(resolve, 50)),
+    async dispose(): Promise<void> {
+      await a.close();
+      await b.close();
+    },
+  };
+}
