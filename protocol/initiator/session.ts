@@ -435,6 +435,8 @@ function eventDetail(event: SessionEvent): Record<string, string | number | bool
       return { attempt: event.attempt };
     case 'reconnected':
       return { tsih: event.tsih, reissued: event.reissued };
+    case 'reissue-unit-attention':
+      return { lun: event.lun.toString(), asc: event.asc, ascq: event.ascq };
     case 'window-ignored':
       return { expCmdSN: event.expCmdSN, maxCmdSN: event.maxCmdSN };
     case 'statsn-gap':

@@ -13,7 +13,8 @@
  *   driver reconnects and logs in with the same ISID and TSIH 0 (session reinstatement, RFC 7143 §6.3.5); every
  *   task without a status is reissued with a new CmdSN, in its original order. After Time2Wait + Time2Retain
  *   without success, what waits fails with ERR_SESSION_RECOVERY_TIMEOUT. A command that received GOOD is done
- *   and never reissued.
+ *   and never reissued. A reissued command that meets UNIT ATTENTION (the target reporting our reinstatement)
+ *   is sent again, at most twice.
  *
  * Request ids are the caller's (non-negative); the session's own requests (keepalive, ABORT TASK on a caller's
  * unsubscribe, logout on the target's request) use negative ids, whose completions the caller may ignore.
@@ -37,6 +38,8 @@ import type { AsyncMessagePdu } from '../pdu/async-message.js';
 import type { TextResponsePdu } from '../pdu/text.js';
 import type { TextPair } from '../text/codec.js';
 import type { NegotiationConfig } from '../text/config.js';
+import { ScsiStatusError } from '../scsi/errors.js';
+import { SenseKey } from '../scsi/sense-codes.js';
 import { TextError } from '../text/errors.js';
 import { TextNegotiator, type TransportKind } from '../text/negotiator.js';
 import type { NegotiatedParams } from '../text/params.js';
@@ -114,6 +117,8 @@ interface Task {
   /** Order in which tasks were sent: the reissue order after a connection loss. */
   sendOrder: number;
   abortRequested: boolean;
+  /** UNIT ATTENTIONs a reissued command may still meet and be sent again. */
+  unitAttentionRetries: number;
   readBuffer: Buffer | undefined;
 }
 
@@ -163,6 +168,9 @@ const STATUS_KINDS = new Set<Pdu['kind']>([
   'async-message',
   'reject',
 ]);
+
+/** How many UNIT ATTENTIONs a command reissued by recovery may meet and still be sent again. */
+const REISSUE_UNIT_ATTENTION_RETRIES = 2;
 
 /** TMFs that end tasks when they complete. */
 const ABORTING_FUNCTIONS = new Set<number>([
@@ -356,6 +364,7 @@ export class InitiatorSession {
         cmdSN: 0,
         sendOrder: 0,
         abortRequested: false,
+        unitAttentionRetries: 0,
         readBuffer: undefined,
       };
       this.#tasks.set(id, task);
@@ -1048,7 +1057,6 @@ export class InitiatorSession {
       this.#emit({ kind: 'unexpected-pdu', pduKind: pdu.kind, itt: pdu.itt });
       return;
     }
-    this.#finishSent(task);
     const outcome = commandOutcome(
       {
         lun: task.request.lun,
@@ -1059,8 +1067,27 @@ export class InitiatorSession {
       },
       pdu,
     );
+    if (!outcome.ok && this.#retryAfterReinstatement(task, outcome.error)) return;
+    this.#finishSent(task);
     if (outcome.ok) this.#complete(task.id, { kind: 'command', result: outcome.result });
     else this.#fail(task.id, outcome.error);
+  }
+
+  /**
+   * A reissued command that meets UNIT ATTENTION was not executed: the attention (typically I_T NEXUS LOSS
+   * OCCURRED) is the target's report of our own session reinstatement. Such a command is sent again, a bounded
+   * number of times, ahead of everything queued; the attention is reported as an event.
+   */
+  #retryAfterReinstatement(task: Task, error: Error): boolean {
+    if (!(error instanceof ScsiStatusError) || error.sense?.key !== SenseKey.UnitAttention) return false;
+    if (task.unitAttentionRetries <= 0 || task.abortRequested) return false;
+    task.unitAttentionRetries -= 1;
+    task.state = 'queued';
+    this.#out.push({ type: 'task-done', itt: task.itt });
+    this.#queue.unshift({ kind: 'task', id: task.id });
+    const sense = error.sense;
+    this.#emit({ kind: 'reissue-unit-attention', lun: task.request.lun, asc: sense.asc, ascq: sense.ascq });
+    return true;
   }
 
   #onTmfResponse(pdu: TaskManagementResponsePdu): void {
@@ -1398,6 +1425,7 @@ export class InitiatorSession {
         continue;
       }
       task.state = 'queued';
+      task.unitAttentionRetries = REISSUE_UNIT_ATTENTION_RETRIES;
       requeued.push({ kind: 'task', id: task.id });
     }
     this.#queue = [...requeued, ...this.#queue];

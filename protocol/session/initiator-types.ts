@@ -99,6 +99,7 @@ export type SessionEvent =
   | { readonly kind: 'connection-lost'; readonly error: Error }
   | { readonly kind: 'reconnecting'; readonly attempt: number }
   | { readonly kind: 'reconnected'; readonly tsih: number; readonly reissued: number }
+  | { readonly kind: 'reissue-unit-attention'; readonly lun: bigint; readonly asc: number; readonly ascq: number }
   | { readonly kind: 'window-ignored'; readonly expCmdSN: number; readonly maxCmdSN: number }
   | { readonly kind: 'statsn-gap'; readonly expStatSN: number; readonly statSN: number }
   | { readonly kind: 'rejected'; readonly reason: number; readonly opcode: number; readonly itt: number }
