@@ -382,7 +382,8 @@ export class NbdConnection {
     if (this.state === 'ending' || this.state === 'closed') return;
     this.state = 'ending';
     this.reason = reason;
-    this.socket.pause();
+    // Keep reading (and discarding) so the client's own end of stream is seen and the socket can close.
+    this.socket.resume();
     this.socket.end();
     this.arm(this.host.limits.closeTimeoutMs, () => {
       this.socket.destroy();
