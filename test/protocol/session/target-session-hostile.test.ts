@@ -79,7 +79,7 @@ describe('target session: hostile initiators', () => {
         if (step.op === 'pdu') {
           let pdu = step.pdu;
           if (step.near && 'cmdSN' in pdu && pdu.kind !== 'login-request') {
-            pdu = { ...pdu, cmdSN: serialAdd(session.expCmdSN, Math.max(0, step.ahead)) } as Pdu;
+            pdu = { ...pdu, cmdSN: serialAdd(session.expCmdSN, Math.max(0, step.ahead)) };
           }
           actions = session.receive(CID, pdu);
         } else if (step.op === 'finish' && executing.length > 0) {
