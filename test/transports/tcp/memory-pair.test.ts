@@ -1,5 +1,5 @@
 import { createDatamoverPair } from '../../support/datamover-pair.js';
-import { describeDatamoverContract } from './datamover-contract.js';
+import { describeDatamoverContract } from '../datamover-contract.js';
 
 describeDatamoverContract('in-memory pair (test/support/datamover-pair)', {
   create: () => {

@@ -1,5 +1,5 @@
 import { connectPair } from '../../support/datamover-pair.js';
-import { describeDatamoverContract } from './datamover-contract.js';
+import { describeDatamoverContract } from '../datamover-contract.js';
 
 describeDatamoverContract('iSCSI/TCP on 127.0.0.1', { create: () => connectPair({ dataTimeoutMs: 5_000 }) });
 
