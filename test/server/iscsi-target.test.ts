@@ -3,7 +3,9 @@ import { MemoryBackend } from '../../backends/memory.js';
 import {
   AsyncEvent,
   LogoutResponse,
+  TaskManagementFunction,
   type AsyncMessagePdu,
+  type TaskManagementResponsePdu,
   type Isid,
   type TextResponsePdu,
 } from '../../protocol/pdu/index.js';
@@ -145,6 +147,46 @@ describe('IscsiTarget over an in-memory Datamover pair', () => {
       ScsiStatus.Good,
     );
     await second.logout();
+    await target.close();
+  });
+
+  it('lets a login with the session TSIH and the same CID replace the connection', async () => {
+    const { target, connect, events } = serve();
+    const first = connect();
+    const login = await first.login(loginConfig());
+    const second = connect();
+    await second.login(loginConfig({ tsih: login.tsih, cid: 0, session: login.params, cmdSN: first.cmdSN }));
+    await first.whenClosed();
+    expect(events).toContainEqual({ kind: 'connection-joined', tsih: login.tsih, cid: 0, replaced: true });
+    expect(target.stats.sessions).toBe(1);
+    const answer = await second.command(inquiry({ allocationLength: 36 }), { readLength: 36 });
+    expect(answer.response.status).toBe(ScsiStatus.Good);
+    await second.logout();
+    await target.close();
+  });
+
+  it('TARGET COLD RESET answers, then drops every session of the target', async () => {
+    const { target, connect } = serve();
+    const a = connect();
+    await a.login(loginConfig());
+    const b = connect();
+    await b.login(loginConfig({ isid: { ...ISID, d: 9 } }));
+    const itt = a.send((i, cmdSN, expStatSN) => ({
+      kind: 'task-management-request',
+      immediate: true,
+      function: TaskManagementFunction.TargetColdReset,
+      lun: 0n,
+      itt: i,
+      referencedTaskTag: 0xffffffff,
+      cmdSN,
+      expStatSN,
+      refCmdSN: 0,
+      expDataSN: 0,
+    }));
+    const response = await a.next<TaskManagementResponsePdu>((p) => p.kind === 'task-management-response');
+    expect([response.itt, response.response]).toEqual([itt, 0]);
+    await Promise.all([a.whenClosed(), b.whenClosed()]);
+    expect(target.stats.sessions).toBe(0);
     await target.close();
   });
 
