@@ -380,6 +380,11 @@ class MemoryTarget extends MemoryEnd {
   }
 
   receiveCommand(command: ScsiCommandPdu, unsolicitedDataOut: readonly Buffer[]): void {
+    // As over TCP: a command reusing a live ITT goes to the core (which rejects it); the live task keeps its state.
+    if (this.tasks.has(command.itt)) {
+      this.receivePdu(command);
+      return;
+    }
     const unsolicited = [...command.data, ...unsolicitedDataOut];
     this.tasks.set(command.itt, {
       edtl: command.expectedDataTransferLength,

@@ -31,9 +31,18 @@ export class TcpConnector implements DatamoverConnector {
     const scheduler: SchedulerLike = this.options.scheduler ?? asyncScheduler;
     const timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const keepAliveMs = this.options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+    const where = `${portal.host}:${portal.port}`;
+    let socket: Socket;
+    try {
+      socket = connect({ host: portal.host, port: portal.port });
+    } catch (err) {
+      // node:net throws at once for portals it cannot even try (e.g. a port above 65535).
+      const message = err instanceof Error ? err.message : String(err);
+      return Promise.reject(
+        new TcpTransportError('ERR_TCP_CONNECT_FAILED', `connect to ${where}: ${message}`, { cause: err }),
+      );
+    }
     return new Promise((resolve, reject) => {
-      const socket: Socket = connect({ host: portal.host, port: portal.port });
-      const where = `${portal.host}:${portal.port}`;
       const settle = (): void => {
         timer.unsubscribe();
         socket.removeListener('error', onError);

@@ -81,10 +81,14 @@ export class TargetTasks {
 
   constructor(private readonly params: NegotiatedParams) {}
 
-  /** Starts tracking a command whose PDU (with its immediate data) arrived; throws ERR_TCP_PROTOCOL if illegal. */
-  addCommand(pdu: ScsiCommandPdu, header: Buffer): TargetTask {
+  /**
+   * Starts tracking a command whose PDU (with its immediate data) arrived; throws ERR_TCP_PROTOCOL if illegal.
+   * A command reusing the ITT of a live task is left to the core (it answers Reject "task in progress"): the live
+   * task keeps its state and the duplicate is not tracked (returns undefined).
+   */
+  addCommand(pdu: ScsiCommandPdu, header: Buffer): TargetTask | undefined {
     if (pdu.itt === RESERVED_TAG) throw protocolError('SCSI Command with the reserved ITT 0xffffffff', header);
-    if (this.tasks.has(pdu.itt)) throw protocolError(`SCSI Command reuses ITT 0x${hex(pdu.itt)} in flight`, header);
+    if (this.tasks.has(pdu.itt)) return undefined;
     const immediateLength = totalLength(pdu.data);
     let end = immediateLength;
     if (pdu.write) {
