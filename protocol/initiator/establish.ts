@@ -42,7 +42,8 @@ export interface Established {
   readonly portal: PortalAddress;
 }
 
-type LoginEnd =
+/** How a login ends: the session parameters, or a redirection to follow. */
+export type LoginEnd =
   | { readonly type: 'succeeded'; readonly result: InitiatorLoginResult }
   | { readonly type: 'redirected'; readonly redirect: LoginRedirect };
 

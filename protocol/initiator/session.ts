@@ -218,8 +218,13 @@ export class Session {
     );
   }
 
-  /** Logs out (close the session); queued commands go first. Resolves with the target's Time2Wait/Time2Retain. */
-  logout(): Promise<LogoutResult> {
+  /**
+   * Logs out: closes the session (default) or, with `reason: 'connection'`, this connection (for the only
+   * connection the target closes the session too). Queued commands go first. Resolves with the target's
+   * Time2Wait/Time2Retain.
+   */
+  logout(options: { readonly reason?: 'session' | 'connection' } = {}): Promise<LogoutResult> {
+    const reason = options.reason === 'connection' ? LogoutReason.CloseConnection : LogoutReason.CloseSession;
     return new Promise<LogoutResult>((resolve, reject) => {
       const id = this.#nextId++;
       this.#pending.set(id, {
@@ -228,7 +233,7 @@ export class Session {
         },
         fail: reject,
       });
-      this.#run(() => this.#machine.logout(id, LogoutReason.CloseSession));
+      this.#run(() => this.#machine.logout(id, reason));
     });
   }
 
