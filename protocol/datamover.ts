@@ -85,21 +85,36 @@ export interface DatamoverConnection {
   /** Send_Control: any PDU but SCSI Command (initiator), Data-In, Data-Out and R2T. */
   sendControl(pdu: Pdu): void;
 
-  /** Initiator: send a SCSI Command with its buffers; unsolicited data goes out as the session computed. */
+  /**
+   * Initiator: send a SCSI Command with its buffers. The session sets `pdu.data` (the immediate data: the first
+   * `buffers.immediateLength` bytes of `writeData`) and `pdu.final` from `unsolicitedLengths()` in
+   * `protocol/session/data-sequencing.ts`; the transport sends them as given, then the unsolicited Data-Out.
+   */
   sendCommand(pdu: ScsiCommandPdu, buffers: InitiatorTaskBuffers): void;
 
-  /** Target: move `data` to the initiator at `offset` of the task's read buffer (Data-In / RDMA Write). */
+  /**
+   * Target: move `data` to the initiator at `offset` of the task's read buffer (Data-In / RDMA Write).
+   * Calls for one task come in increasing offset order (DataSequenceInOrder=Yes requires it).
+   */
   putData(task: TargetTaskRef, offset: number, data: readonly Buffer[]): Promise<void>;
 
-  /** Target: fetch `length` bytes of the task's data-out at `offset` (immediate/unsolicited, R2T, RDMA Read). */
+  /**
+   * Target: fetch `length` bytes of the task's data-out at `offset` (immediate/unsolicited, R2T, RDMA Read).
+   * Calls for one task come in increasing offset order. The transport fills ExpDataSN of the SCSI Response.
+   */
   getData(task: TargetTaskRef, offset: number, length: number): Promise<readonly Buffer[]>;
 
-  /** Both sides: the task is over (status sent or received, or aborted): release its buffers and tags. */
+  /**
+   * Both sides: the task is over: release its buffers and tags. The initiator calls it only once the SCSI
+   * Response (or the TMF response that ended the task) has arrived, never while the target may still move data.
+   */
   taskDone(itt: number): void;
 
   /**
    * Login finished: apply the negotiated keys (digests, data segment limits; iSER: post receive buffers sized
    * from the RDSL keys) and enter full feature phase. `sequence` supplies the numbers the transport writes.
+   * Order: the target sends its final Login Response, then calls `enable`; the initiator receives that
+   * response, then calls `enable` before it sends anything else.
    */
   enable(params: NegotiatedParams, sequence: SequenceSource): void;
 

@@ -80,7 +80,8 @@ export interface Sge {
   readonly length: number;
 }
 
-interface WorkRequestBase {
+/** Fields every work request has. */
+export interface WorkRequestBase {
   /** Returned in the completion. A safe integer. */
   readonly wrId: number;
   readonly sgl: readonly Sge[];

@@ -49,7 +49,7 @@ export interface SendTargetsRequest {
   readonly local: PortalAddress;
 }
 
-/** Options of a {@link TargetSession}: who logged in, what was negotiated, and the session's limits. */
+/** Options of a `TargetSession`: who logged in, what was negotiated, and the session's limits. */
 export interface TargetSessionOptions {
   /** The session's TSIH. */
   readonly tsih: number;

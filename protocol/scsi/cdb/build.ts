@@ -102,7 +102,8 @@ export function readCapacity16(options: ReadCapacity16Options = {}): Buffer {
 }
 
 /** The LBA/length fields every block command takes; `lba` may be a number. */
-type BlockInput<T extends { lba: bigint }, Optional extends keyof T> = Omit<WithDefaults<T, Optional>, 'lba'> & {
+/** The fields a CDB builder takes for a block command: the LBA plus the optional fields. */
+export type BlockInput<T extends { lba: bigint }, Optional extends keyof T> = Omit<WithDefaults<T, Optional>, 'lba'> & {
   readonly lba: LbaInput;
 };
 

@@ -278,7 +278,7 @@ export interface ReportSupportedOperationCodesCdb {
 /** PERSISTENT RESERVE IN (SPC-4 §6.15). */
 export interface PersistentReserveInCdb {
   readonly command: 'persistent-reserve-in';
-  /** SERVICE ACTION ({@link PrInAction}). */
+  /** SERVICE ACTION (`PrInAction`). */
   readonly serviceAction: number;
   /** ALLOCATION LENGTH. */
   readonly allocationLength: number;
@@ -287,11 +287,11 @@ export interface PersistentReserveInCdb {
 /** PERSISTENT RESERVE OUT (SPC-4 §6.16). */
 export interface PersistentReserveOutCdb {
   readonly command: 'persistent-reserve-out';
-  /** SERVICE ACTION ({@link PrOutAction}). */
+  /** SERVICE ACTION (`PrOutAction`). */
   readonly serviceAction: number;
   /** SCOPE (0: logical unit). */
   readonly scope: number;
-  /** TYPE ({@link PrType}). */
+  /** TYPE (`PrType`). */
   readonly type: number;
   /** PARAMETER LIST LENGTH (24 for the basic parameter list). */
   readonly parameterListLength: number;

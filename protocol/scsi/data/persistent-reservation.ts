@@ -40,7 +40,7 @@ export interface PrReservation {
   readonly key: bigint;
   /** SCOPE (0: logical unit). */
   readonly scope: number;
-  /** TYPE ({@link PrType}). */
+  /** TYPE (`PrType`). */
   readonly type: number;
 }
 

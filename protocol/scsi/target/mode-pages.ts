@@ -100,7 +100,7 @@ export class ModePages {
   }
 
   /**
-   * Applies a MODE SELECT parameter list. Throws a CHECK CONDITION {@link ScsiStatusError} (PARAMETER LIST
+   * Applies a MODE SELECT parameter list. Throws a CHECK CONDITION `ScsiStatusError` (PARAMETER LIST
    * LENGTH ERROR, or INVALID FIELD IN PARAMETER LIST with a pointer) and changes nothing when any part is
    * refused. Returns true when a value changed.
    */

@@ -151,7 +151,7 @@ export class PersistentReservations {
 
   /**
    * Carries out a PERSISTENT RESERVE OUT from `nexus`. Throws a RESERVATION CONFLICT or CHECK CONDITION
-   * {@link ScsiStatusError}; the caller has already checked the CDB's scope/type and the parameter list's length
+   * `ScsiStatusError`; the caller has already checked the CDB's scope/type and the parameter list's length
    * and unsupported bits.
    */
   out(nexus: ScsiNexus, request: PrOutRequest): PrOutEffects {

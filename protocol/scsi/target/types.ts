@@ -40,7 +40,7 @@ export interface ScsiCommand {
   getDataOut(offset: number, length: number): Promise<readonly Buffer[]>;
 }
 
-/** A command addressed to a LUN of a {@link ScsiTargetDevice}. */
+/** A command addressed to a LUN of a `ScsiTargetDevice`. */
 export interface TargetCommand extends ScsiCommand {
   /** The LUN number (decode the 8-byte LUN field with `decodeLun`). */
   readonly lun: number;
@@ -48,7 +48,7 @@ export interface TargetCommand extends ScsiCommand {
 
 /** How a command ended. */
 export interface ScsiResponse {
-  /** SCSI status ({@link ScsiStatus}). */
+  /** SCSI status (`ScsiStatus`). */
   readonly status: number;
   /** Sense data (fixed or descriptor format per the control mode page's D_SENSE) with CHECK CONDITION. */
   readonly sense?: Buffer;

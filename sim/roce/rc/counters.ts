@@ -56,7 +56,8 @@ export interface RoceCounters extends EventCounters {
   readonly received: DirectionCounters;
 }
 
-type MutableEvents = { -readonly [K in keyof EventCounters]: number };
+/** Event counters while they are being counted. */
+export type MutableEvents = { -readonly [K in keyof EventCounters]: number };
 
 function zeroEvents(): MutableEvents {
   return {
