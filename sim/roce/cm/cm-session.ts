@@ -52,6 +52,8 @@ export type CmAction =
 /** What a session needs from its device. */
 export interface CmSessionContext {
   readonly timings: CmTimings;
+  /** Our CA GUID: a REJ for a timeout carries it in its ARI, so the peer can find the connection without our ID. */
+  readonly localCaGuid: bigint;
   /** A fresh MAD transaction ID (for REQ and DREQ). */
   nextTid(): bigint;
 }
@@ -369,13 +371,18 @@ export class CmSession {
   }
 
   #rej(ref: number, reason: number, privateData: Buffer = Buffer.alloc(0)): CmRej {
+    let ari = Buffer.alloc(0);
+    if (reason === CmRejectReason.Timeout) {
+      ari = Buffer.alloc(8);
+      ari.writeBigUInt64BE(this.#ctx.localCaGuid);
+    }
     return {
       kind: 'REJ',
       localCommId: this.localCommId,
       remoteCommId: this.remoteCommId,
       messageRejected: ref,
       reason,
-      ari: Buffer.alloc(0),
+      ari,
       privateData,
     };
   }

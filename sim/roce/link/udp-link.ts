@@ -33,6 +33,8 @@ export interface UdpLinkOptions {
   readonly port?: number;
   /** When the port is taken, bind an ephemeral one instead (peers on this link learn it); default true. */
   readonly fallbackToEphemeral?: boolean;
+  /** Ports of peers that are not on this link and not on 4791 (e.g. another process's endpoint on `::1`). */
+  readonly peerPorts?: ReadonlyMap<string, number>;
   /** Sets IP_MTU_DISCOVER = IP_PMTUDISC_DO (IPv4) or UDP_NO_CHECK6_RX (IPv6) on each socket. */
   readonly setsockoptInt?: SetSockoptInt;
   /** Socket buffer sizes (the kernel caps them at net.core.rmem_max / wmem_max); default 4 MiB. */
@@ -141,7 +143,7 @@ export class UdpLink implements RoceLink {
       ip: address,
       port,
       sourcePort: () => port,
-      destinationPort: (peer) => this.#localPorts.get(peer) ?? wanted,
+      destinationPort: (peer) => this.#options.peerPorts?.get(peer) ?? this.#localPorts.get(peer) ?? wanted,
       send: (datagram) => {
         if (closed) return;
         this.stats.sent++;

@@ -34,12 +34,12 @@ import { GSI_QPN } from '../mad.js';
 import { opcodeInfo } from '../opcodes.js';
 import type { RocePacket } from '../packet.js';
 import { PSN_MASK } from '../psn.js';
-import { CmSession, type CmAction, type CmFailure } from '../cm/cm-session.js';
+import { CmSession, type CmAction, type CmFailure, type CmSessionContext } from '../cm/cm-session.js';
 import { RoceCounterSet, type RoceCounters } from '../rc/counters.js';
 import { MemoryKeyTable, SoftRoceProtectionDomain } from '../rc/memory-region.js';
 import type { PathMtu, RcQpAttributes } from '../rc/attributes.js';
 import { canonicalIp, ipVersionOf, type RoceDatagram, type RoceLinkEndpoint } from '../link/link.js';
-import { buildRep, buildReq } from './cm-messages.js';
+import { buildRep, buildReq, caGuidFor } from './cm-messages.js';
 import { SoftRoceConnection, type ConnectionHost } from './connection.js';
 import { EdgeTimer } from './edge-timer.js';
 import { SoftRoceConnectRequest, SoftRoceListener, type ConnectRequestHost } from './listener.js';
@@ -155,6 +155,11 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     return this.counters.snapshot();
   }
 
+  /** The UDP port the device receives on (4791 unless it was taken). */
+  get port(): number {
+    return this.#endpoint.port;
+  }
+
   /** Live connections (established or being torn down), by QP number. */
   get connections(): readonly SoftRoceConnection[] {
     return [...this.#qps.values()];
@@ -186,7 +191,8 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
         if (this.#listeners.get(port) === closed) this.#listeners.delete(port);
         this.#log('cm', 'listener-closed', { port, unanswered: unanswered.length });
         // As ib_cm does when a listening cm_id goes away: unanswered requests get a consumer REJ.
-        for (const request of unanswered) void request.reject();
+        // (One the active side already abandoned needs no REJ: its rejection is ignored.)
+        for (const request of unanswered) request.reject().catch(() => undefined);
       });
       this.#listeners.set(port, listener);
       this.#log('cm', 'listen', { port });
@@ -508,7 +514,7 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       case 'REJ':
       case 'DREQ':
       case 'DREP': {
-        const entry = this.#sessions.get(message.remoteCommId);
+        const entry = this.#sessions.get(message.remoteCommId) ?? this.#rejectedByTimeout(message, from);
         if (entry !== undefined && entry.peerIp === from) {
           this.#runCm(entry, entry.session.receive(message, tid));
         } else if (message.kind === 'REP') {
@@ -529,8 +535,14 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     }
   }
 
+  /** ib_cm `cm_acquire_rejected_id`: a timeout REJ names its sender by CA GUID (in the ARI) and comm ID. */
+  #rejectedByTimeout(message: CmMessage, from: string): SessionEntry | undefined {
+    if (message.kind !== 'REJ' || message.reason !== CmRejectReason.Timeout || message.ari.length < 8) return undefined;
+    return this.#passiveByRemote.get(remoteKeyOf(from, message.ari.readBigUInt64BE(0), message.localCommId));
+  }
+
   #onReq(req: CmReq, tid: bigint, from: string): void {
-    const remoteKey = `${from}|${req.localCaGuid.toString(16)}|${req.localCommId}`;
+    const remoteKey = remoteKeyOf(from, req.localCaGuid, req.localCommId);
     const existing = this.#passiveByRemote.get(remoteKey);
     if (existing !== undefined) {
       this.#runCm(existing, existing.session.receive(req, tid));
@@ -593,9 +605,10 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     this.#transmit(to, qpSourcePort(GSI_QPN), packet);
   }
 
-  #cmContext(): { timings: ResolvedSoftRoceOptions['cm']; nextTid: () => bigint } {
+  #cmContext(): CmSessionContext {
     return {
       timings: this.#options.cm,
+      localCaGuid: caGuidFor(this.address),
       nextTid: () => {
         this.#tidLow = (this.#tidLow + 1) >>> 0;
         return this.#tidHigh | BigInt(this.#tidLow);
@@ -766,6 +779,11 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       bytes: packet.payload.length,
     });
   }
+}
+
+/** How the passive side knows a connection before it knows our comm ID: peer address, CA GUID and comm ID. */
+function remoteKeyOf(from: string, caGuid: bigint, commId: number): string {
+  return `${from}|${caGuid.toString(16)}|${commId}`;
 }
 
 function safeCanonical(host: string): string | undefined {

@@ -25,6 +25,8 @@ export interface MemoryEnvOptions {
   readonly seed?: number;
   readonly model?: LinkModel;
   readonly provider?: Partial<Omit<SoftRoceOptions, 'address' | 'link' | 'scheduler'>>;
+  /** Options for b only, over `provider`. */
+  readonly b?: Partial<Omit<SoftRoceOptions, 'address' | 'link' | 'scheduler'>>;
 }
 
 /** Builds the environment on a fresh virtual clock. */
@@ -35,7 +37,12 @@ export async function makeMemoryEnv(options: MemoryEnvOptions = {}): Promise<Mem
   const link = new MemoryLink({ scheduler: clock, seed: options.seed ?? 1, model: options.model ?? {}, tap });
   const common = { link, scheduler: clock, eventLog: log, ...options.provider };
   const a = await SoftRoceProvider.open({ ...common, address: '10.0.0.1', seed: `a:${options.seed ?? 1}` });
-  const b = await SoftRoceProvider.open({ ...common, address: '10.0.0.2', seed: `b:${options.seed ?? 1}` });
+  const b = await SoftRoceProvider.open({
+    ...common,
+    ...options.b,
+    address: '10.0.0.2',
+    seed: `b:${options.seed ?? 1}`,
+  });
   return {
     a,
     b,

@@ -34,6 +34,8 @@ export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T
 export interface UdpEnvOptions {
   readonly addresses?: readonly [string, string];
   readonly link?: UdpLinkOptions;
+  /** One link per device instead of a shared one (e.g. two endpoints on ::1). */
+  readonly links?: readonly [UdpLink, UdpLink];
   readonly provider?: Partial<Omit<SoftRoceOptions, 'address' | 'link' | 'scheduler'>>;
   /** Bound on each `run`, ms of real time; default 20 s. */
   readonly runTimeoutMs?: number;
@@ -44,11 +46,12 @@ export async function makeUdpEnv(options: UdpEnvOptions = {}): Promise<UdpEnv> {
   const [addressA, addressB] = options.addresses ?? ['127.0.0.1', '127.0.0.2'];
   const tap = new PcapTap(asyncScheduler);
   const link = new UdpLink({ tap, ...options.link });
-  const common = { link, scheduler: asyncScheduler, minRnrTimer: 1, ...options.provider };
-  const a = await SoftRoceProvider.open({ ...common, address: addressA });
+  const [linkA, linkB] = options.links ?? [link, link];
+  const common = { scheduler: asyncScheduler, minRnrTimer: 1, ...options.provider };
+  const a = await SoftRoceProvider.open({ ...common, link: linkA, address: addressA });
   let b: SoftRoceProvider;
   try {
-    b = await SoftRoceProvider.open({ ...common, address: addressB });
+    b = await SoftRoceProvider.open({ ...common, link: linkB, address: addressB });
   } catch (error) {
     await a.close();
     throw error;
