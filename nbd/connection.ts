@@ -20,6 +20,7 @@ import {
 import { type ClientEvent, NbdInputParser } from './input.js';
 import { checkRequest, type RequestVerdict } from './requests.js';
 import { encodeGreeting, encodeSimpleReplyHeader, type RequestHeader } from './wire.js';
+import { writeZeroBuffers } from './zero-fill.js';
 
 /** Bounds on one connection (see `DEFAULT_CONNECTION_LIMITS`). */
 export interface ConnectionLimits {
@@ -87,10 +88,6 @@ export interface ConnectionHost {
 }
 
 type State = 'handshake' | 'transmission' | 'draining' | 'ending' | 'closed';
-
-/** Largest zero buffer written at once when a device has no writeZeroes. */
-const ZERO_PIECE = 1024 * 1024;
-let sharedZeroes: Buffer | undefined;
 
 /** Serves one client. */
 export class NbdConnection {
@@ -412,7 +409,7 @@ export class NbdConnection {
   }
 }
 
-/** NBD_CMD_WRITE_ZEROES: the device's own writeZeroes, else shared zero buffers written piece by piece. */
+/** NBD_CMD_WRITE_ZEROES: the device's own writeZeroes, else zero buffers. */
 async function writeZeroes(
   exp: NbdExport,
   offset: number,
@@ -421,15 +418,6 @@ async function writeZeroes(
   noHole: boolean,
 ): Promise<void> {
   const device = exp.device;
-  if (device.writeZeroes !== undefined) {
-    await device.writeZeroes(offset, length, { fua, noHole });
-    return;
-  }
-  // ZERO_PIECE is a multiple of every valid block size (powers of two up to 64 KiB), so pieces stay aligned.
-  sharedZeroes ??= Buffer.alloc(ZERO_PIECE);
-  for (let done = 0; done < length;) {
-    const piece = Math.min(ZERO_PIECE, length - done);
-    await device.write(offset + done, [sharedZeroes.subarray(0, piece)], { fua });
-    done += piece;
-  }
+  if (device.writeZeroes !== undefined) await device.writeZeroes(offset, length, { fua, noHole });
+  else await writeZeroBuffers(device, offset, length, fua);
 }
