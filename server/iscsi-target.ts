@@ -108,6 +108,7 @@ const DEFAULT_LOGOUT_DEADLINE_SECONDS = 5;
 
 /** An iSCSI target server. */
 export class IscsiTarget {
+  /** The validated configuration. */
   readonly config: ResolvedTargetConfig;
   readonly #options: IscsiTargetOptions;
   readonly #scheduler: SchedulerLike;

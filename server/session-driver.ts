@@ -32,6 +32,7 @@ export interface SessionDriverHooks {
 
 /** The I/O side of one target session. */
 export class SessionDriver {
+  /** The sans-IO session machine it drives. */
   readonly session: TargetSession;
   /** The SCSI device of the session's target (undefined for discovery sessions). */
   readonly device: ScsiTargetDevice | undefined;

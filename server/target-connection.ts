@@ -37,6 +37,7 @@ export interface TargetConnectionOptions {
 
 /** A target connection through login and full feature phase. */
 export class TargetConnection {
+  /** The Datamover connection underneath. */
   readonly transport: DatamoverConnection;
   readonly #options: TargetConnectionOptions;
   readonly #login: TargetLogin;

@@ -32,11 +32,16 @@ export interface ResolvedTargetConfig {
   readonly targets: ReadonlyMap<string, TargetNodeConfig>;
   /** Portal groups by tag. */
   readonly portalGroups: ReadonlyMap<number, PortalGroupConfig>;
+  /** Discovery settings with defaults. */
   readonly discovery: Required<Pick<DiscoveryConfig, 'enabled' | 'acl'>> & Pick<DiscoveryConfig, 'chap'>;
+  /** Commands a session may queue. */
   readonly queueDepth: number;
+  /** NOP-In interval (0 = off) and timeout, in ms. */
   readonly nopInIntervalMs: number;
   readonly nopInTimeoutMs: number;
+  /** Most sessions at once. */
   readonly maxSessions: number;
+  /** Accept CHAP secrets under 96 bits. */
   readonly allowShortChapSecrets: boolean;
 }
 
