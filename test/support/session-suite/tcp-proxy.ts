@@ -92,7 +92,7 @@ export class TcpProxy {
   }
 
   /** Listens on a free loopback port and relays every connection to `upstream` (a loopback portal). */
-  static start(upstream: PortalAddress): Promise<TcpProxy> {
+  static async start(upstream: PortalAddress): Promise<TcpProxy> {
     assertLoopback(upstream.host);
     const server = createServer({ noDelay: true, pauseOnConnect: true });
     return new Promise((resolve, reject) => {

@@ -17,6 +17,9 @@ import { SeededRandom } from '../../../sim/clock/random.js';
 import { DataPattern } from './data-pattern.js';
 import { describeVerdict, type LunModel } from './lun-model.js';
 
+/** What a workload needs of a LUN (a {@link Lun}, or a fake in the suite's own tests). */
+export type BlockLun = Pick<Lun, 'read' | 'write'>;
+
 /** A range of blocks. */
 export interface BlockRegion {
   readonly lba: number;
@@ -133,7 +136,7 @@ export function bounded<T>(source: Observable<T>, ms: number, scheduler: Schedul
 }
 
 /** Runs a seeded workload on `lun`, checking every read against `model` and updating it with every write. */
-export async function runWorkload(lun: Lun, model: LunModel, options: WorkloadOptions): Promise<WorkloadReport> {
+export async function runWorkload(lun: BlockLun, model: LunModel, options: WorkloadOptions): Promise<WorkloadReport> {
   if (options.ops === undefined && options.bytes === undefined) throw new RangeError('give ops or bytes (or both)');
   const region = options.region ?? { lba: 0, blocks: model.blocks };
   const generator = new WorkloadGenerator(
@@ -235,7 +238,7 @@ export async function runWorkload(lun: Lun, model: LunModel, options: WorkloadOp
 
 /** Reads `region` back in pieces of at most `maxOpBytes`, `queueDepth` at once, and checks it all against the model. */
 export async function verifyRegion(
-  lun: Lun,
+  lun: BlockLun,
   model: LunModel,
   region: BlockRegion,
   options: { readonly queueDepth: number; readonly scheduler: SchedulerLike; readonly opTimeoutMs: number },
