@@ -21,7 +21,10 @@ export class LatencyHistogram {
   /** Records one latency in microseconds (negative and non-finite values count as 0 and the top, respectively). */
   record(micros: number): void {
     const value = Number.isNaN(micros) || micros < 0 ? 0 : micros;
-    const index = value < 1 ? 0 : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(value) / LOG_GROWTH));
+    let index = value < 1 ? 0 : Math.min(BUCKETS - 1, 1 + Math.floor(Math.log(value) / LOG_GROWTH));
+    // Math.log rounds: make sure the value lies below its bucket's upper edge (and at or above the one before).
+    if (index > 0 && index < BUCKETS - 1 && GROWTH ** index <= value) index++;
+    else if (index > 1 && GROWTH ** (index - 1) > value) index--;
     this.#counts[index] = (this.#counts[index] ?? 0) + 1;
     this.#count++;
     this.#sum += Number.isFinite(value) ? value : 0;
@@ -59,7 +62,8 @@ export class LatencyHistogram {
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.#counts[i] ?? 0;
       if (seen >= rank) {
-        const upper = i === 0 ? 1 : GROWTH ** i;
+        // The last bucket is open-ended: everything above about an hour.
+        const upper = i === 0 ? 1 : i === BUCKETS - 1 ? this.#max : GROWTH ** i;
         return Math.max(this.min, Math.min(upper, this.#max));
       }
     }
