@@ -1,0 +1,154 @@
+/**
+ * OUR initiator vs libiscsi's iscsi-perf, both reading from the SAME tgt (a private tgtd on loopback serving a
+ * 256 MiB file of data, written before the run so reads hit data, not holes). Shapes: 4 KiB random read at QD 1
+ * and QD 32, 1 MiB sequential read at QD 8. Our side keeps the same number of READs in flight through the public
+ * `Lun` API (bench/harness/read-load.ts) and declares the same MaxRecvDataSegmentLength as libiscsi.
+ *
+ * Each round runs both sides once per shape, alternating which goes first; each side logs in afresh per run, as
+ * iscsi-perf does (login time is outside both figures). Prints IOPS and MiB/s medians with their spread and the
+ * ratio ours / libiscsi (goal: >= 1.0x).
+ *
+ * Run: `npx tsx bench/tcp-initiator.ts [--seconds 3] [--rounds 3]`. iscsi-perf counts whole seconds (>= 2).
+ */
+import { runIscsiPerf } from './peers/iscsi-perf.js';
+import { startTgt } from '../test/support/peers/tgt.js';
+import { TcpConnector } from '../transports/tcp/index.js';
+import { createLunImageFile, LUN_BLOCK_BYTES } from './harness/lun-image.js';
+import { describeLoad, describeMachine } from './harness/machine.js';
+import { isMain, parseBudget, type BenchBudget } from './harness/options.js';
+import { openOurLun } from './harness/our-initiator.js';
+import { driveReads } from './harness/read-load.js';
+import { pickShapes, type ReadShape } from './harness/read-shapes.js';
+import { runRounds } from './harness/rounds.js';
+import { formatCount, formatRatio, formatSpread, ratio, type Summary } from './harness/stats.js';
+import { formatTable } from './harness/table.js';
+
+/** Options of {@link runTcpInitiatorBench}. */
+export interface TcpInitiatorBenchOptions extends BenchBudget {
+  /** Shape keys to run (default all). */
+  readonly shapes?: readonly string[];
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** One shape, both sides. */
+export interface InitiatorComparison {
+  readonly shape: ReadShape;
+  /** IOPS of our initiator, per round. */
+  readonly ours: Summary;
+  /** IOPS of iscsi-perf, per round. */
+  readonly libiscsi: Summary;
+  /** ours / libiscsi (medians). */
+  readonly ratio: number;
+}
+
+/** What the bench measured. */
+export interface TcpInitiatorBenchResult {
+  readonly machine: string;
+  readonly loadAfter: string;
+  readonly seconds: number;
+  readonly rounds: number;
+  readonly rows: readonly InitiatorComparison[];
+}
+
+const OURS = 'ours';
+const LIBISCSI = 'libiscsi';
+
+/** Runs the comparison (needs tgtd and iscsi-perf on PATH). */
+export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): Promise<TcpInitiatorBenchResult> {
+  const log = options.log ?? (() => undefined);
+  // iscsi-perf runs whole seconds, at least 2; our side gets the same budget.
+  const seconds = Math.max(2, Math.round(options.seconds));
+  const machine = describeMachine();
+  const image = await createLunImageFile();
+  try {
+    const tgt = await startTgt({ luns: [{ lun: 1, path: image.path, blockSize: LUN_BLOCK_BYTES }] });
+    try {
+      const rows: InitiatorComparison[] = [];
+      for (const shape of pickShapes(options.shapes)) {
+        const summaries = await runRounds(
+          [
+            {
+              name: LIBISCSI,
+              run: async () =>
+                (await runIscsiPerf(tgt.url(1), { ...shape, seconds, lunBlockBytes: LUN_BLOCK_BYTES })).iops,
+            },
+            {
+              name: OURS,
+              run: async (round) => {
+                const our = await openOurLun({
+                  connector: new TcpConnector({ connectTimeoutMs: 5000 }),
+                  portal: tgt.portal,
+                  targetName: tgt.iqn,
+                  lun: 1,
+                });
+                try {
+                  const r = await driveReads(our.lun, shape, {
+                    seconds,
+                    lunBlockBytes: our.blockBytes,
+                    lunBlocks: our.blocks,
+                    seed: round + 1,
+                  });
+                  return r.iops;
+                } finally {
+                  await our.close();
+                }
+              },
+            },
+          ],
+          options.rounds,
+          (side, round, iops) => {
+            log(`  ${shape.label}, round ${round + 1}: ${side} ${formatCount(iops)} IOPS`);
+          },
+        );
+        const ours = summaries.get(OURS)!;
+        const libiscsi = summaries.get(LIBISCSI)!;
+        rows.push({ shape, ours, libiscsi, ratio: ratio(ours, libiscsi) });
+      }
+      return { machine, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
+    } finally {
+      await tgt.stop();
+    }
+  } finally {
+    await image.remove();
+  }
+}
+
+/** The result as a table. */
+export function formatTcpInitiatorReport(result: TcpInitiatorBenchResult): string {
+  const mib = (s: Summary, shape: ReadShape): string => ((s.median * shape.blockBytes) / 2 ** 20).toFixed(1);
+  return [
+    `Initiators over TCP against the same tgt (256 MiB file LUN): our initiator vs libiscsi iscsi-perf`,
+    result.machine,
+    `${result.rounds} rounds x ${result.seconds} s per side and shape; medians, ± half the range; goal ours/libiscsi >= 1.0x`,
+    formatTable(
+      ['shape', 'ours IOPS', 'ours MiB/s', 'libiscsi IOPS', 'libiscsi MiB/s', 'ours/libiscsi'],
+      result.rows.map((r) => [
+        r.shape.label,
+        `${formatCount(r.ours.median)} ${formatSpread(r.ours)}`,
+        mib(r.ours, r.shape),
+        `${formatCount(r.libiscsi.median)} ${formatSpread(r.libiscsi)}`,
+        mib(r.libiscsi, r.shape),
+        formatRatio(r.ratio),
+      ]),
+    ),
+    `after: ${result.loadAfter}`,
+  ].join('\n');
+}
+
+if (isMain(import.meta.url)) {
+  const budget = parseBudget(process.argv.slice(2), { seconds: 3, rounds: 3 });
+  runTcpInitiatorBench({
+    ...budget,
+    log: (line) => {
+      console.log(line);
+    },
+  })
+    .then((result) => {
+      console.log(formatTcpInitiatorReport(result));
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}
