@@ -125,7 +125,7 @@ export class UdpLink implements RoceLink {
     socket.on('message', (payload, rinfo) => {
       this.stats.received++;
       const datagram: RoceDatagram = {
-        srcIp: canonicalIp(rinfo.address),
+        srcIp: this.#canonical(rinfo.address),
         srcPort: rinfo.port,
         dstIp: address,
         dstPort: port,
@@ -164,6 +164,19 @@ export class UdpLink implements RoceLink {
       },
     };
   }
+
+  /** The canonical form of a sender's address (cached: parsing it for every datagram costs). */
+  #canonical(address: string): string {
+    let canonical = this.#canonicalCache.get(address);
+    if (canonical === undefined) {
+      canonical = canonicalIp(address);
+      if (this.#canonicalCache.size >= 1024) this.#canonicalCache.clear();
+      this.#canonicalCache.set(address, canonical);
+    }
+    return canonical;
+  }
+
+  readonly #canonicalCache = new Map<string, string>();
 
   #configure(socket: Socket, version: 4 | 6): void {
     const set = this.#options.setsockoptInt;

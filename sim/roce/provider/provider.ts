@@ -30,6 +30,7 @@ import { decodeRdmaCmReqPrivateData, parseRdmaCmServiceId, RdmaPortSpace } from 
 import { isIserError } from '../../../protocol/errors.js';
 import { decodeRoceUdpPayload, encodeRoceUdpPayload, type RoceUdpAddressing } from '../frame.js';
 import { gsiPacket, madFromGsiPacket } from '../gsi.js';
+import { ipv4Bytes, ipv6Bytes } from '../ip-address.js';
 import { GSI_QPN } from '../mad.js';
 import { opcodeInfo } from '../opcodes.js';
 import type { RocePacket } from '../packet.js';
@@ -426,14 +427,27 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
 
   // ---- Wire -----------------------------------------------------------------------------------------------------
 
+  /** IP/UDP addressing of a packet to or from `peerIp` (cached: the ICRC needs it for every packet). */
   #addressing(peerIp: string, srcPort: number, dstPort: number, outbound: boolean): RoceUdpAddressing {
-    const [src, dst] = outbound ? [this.address, peerIp] : [peerIp, this.address];
-    return {
-      ip: ipVersionOf(this.address) === 4 ? { version: 4, src, dst, id: 0, df: true } : { version: 6, src, dst },
-      srcPort,
-      dstPort,
-    };
+    const key = `${outbound ? '>' : '<'}${peerIp}|${srcPort}|${dstPort}`;
+    let addressing = this.#addressings.get(key);
+    if (addressing === undefined) {
+      const version = ipVersionOf(this.address);
+      const bytes = (ip: string): Buffer => (version === 4 ? ipv4Bytes(ip) : ipv6Bytes(ip));
+      const [src, dst] = outbound ? [bytes(this.address), bytes(peerIp)] : [bytes(peerIp), bytes(this.address)];
+      addressing = {
+        ip: version === 4 ? { version: 4, src, dst, id: 0, df: true } : { version: 6, src, dst },
+        srcPort,
+        dstPort,
+      };
+      // Bounded: a hostile sender varying its source port must not grow this without end.
+      if (this.#addressings.size >= 1024) this.#addressings.clear();
+      this.#addressings.set(key, addressing);
+    }
+    return addressing;
   }
+
+  readonly #addressings = new Map<string, RoceUdpAddressing>();
 
   #transmit(peerIp: string, preferredPort: number, packet: RocePacket, connection?: SoftRoceConnection): void {
     if (this.#closed) return;
