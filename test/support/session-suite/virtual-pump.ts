@@ -18,18 +18,20 @@ const MAX_IDLE_TURNS = 3_600_000;
 
 /** Starts pumping `clock` until `stop()`. */
 export function pumpVirtualTime(clock: VirtualScheduler): VirtualPump {
-  let stopped = false;
+  // An object, not a local: the loop must see the flag change while it awaits.
+  const state = { stopped: false };
   const done = (async () => {
-    for (let turn = 0; !stopped && turn < MAX_IDLE_TURNS; turn++) {
-      await clock.runUntil(() => stopped || clock.pending === 0);
-      if (!stopped) await sleep(1);
+    for (let turn = 0; !state.stopped && turn < MAX_IDLE_TURNS; turn++) {
+      await clock.runUntil(() => state.stopped || clock.pending === 0);
+      // Idle: give real time a millisecond to bring new work (a no-op turn once stopped).
+      await sleep(1);
     }
   })();
   // A failed run surfaces at stop(); until then it must not be an unhandled rejection.
   done.catch(() => undefined);
   return {
     stop: async () => {
-      stopped = true;
+      state.stopped = true;
       await done;
     },
   };
