@@ -2,7 +2,7 @@
  * Logging in for one command and always logging out: a session, a LUN, a discovery, each bounded in time, each
  * closed on every path out.
  */
-import { lastValueFrom, throwError, timeout, type Observable } from 'rxjs';
+import { asyncScheduler, lastValueFrom, throwError, timeout, type Observable, type SchedulerLike } from 'rxjs';
 import { discover } from '../protocol/initiator/discover.js';
 import { login } from '../protocol/initiator/login.js';
 import type { Lun } from '../protocol/initiator/lun.js';
@@ -16,11 +16,17 @@ import type { CommandContext } from './context.js';
 import { CliError } from './errors.js';
 
 /** The one value of a command Observable, or ERR_CLI_TIMEOUT after `ms` (unsubscribing aborts the command). */
-export function bounded<T>(command: Observable<T>, ms: number, what = 'the command'): Promise<T> {
+export function bounded<T>(
+  command: Observable<T>,
+  ms: number,
+  what = 'the command',
+  scheduler: SchedulerLike = asyncScheduler,
+): Promise<T> {
   return lastValueFrom(
     command.pipe(
       timeout({
         first: ms,
+        scheduler,
         with: () =>
           throwError(
             () => new CliError('ERR_CLI_TIMEOUT', `${what} got no answer within ${ms / 1000} s (--command-timeout)`),
@@ -89,10 +95,14 @@ const MAX_UNIT_ATTENTIONS = 8;
  * with "power on or reset occurred", which would otherwise fail the first real command. Other statuses are left
  * for that command to report.
  */
-export async function clearUnitAttention(lun: Lun, timeoutMs: number): Promise<void> {
+export async function clearUnitAttention(
+  lun: Lun,
+  timeoutMs: number,
+  scheduler: SchedulerLike = asyncScheduler,
+): Promise<void> {
   for (let attempt = 0; attempt < MAX_UNIT_ATTENTIONS; attempt++) {
     try {
-      await bounded(lun.testUnitReady(), timeoutMs, 'TEST UNIT READY');
+      await bounded(lun.testUnitReady(), timeoutMs, 'TEST UNIT READY', scheduler);
       return;
     } catch (err) {
       if (!(err instanceof ScsiStatusError)) throw err;

@@ -1,0 +1,108 @@
+/**
+ * The demo (`npm start`): completes and verifies over iSER on the simulated fabric and over TCP; one seed gives one
+ * event log byte for byte; another seed, with the demo link's jitter, gives another; a corrupted LUN fails it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_LINK } from '../../cli/demo/environment.js';
+import { runDemo, type DemoHooks } from '../../cli/demo/run.js';
+import type { CliIo } from '../../cli/io.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'iser-demo-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function demo(argv: readonly string[], hooks?: DemoHooks) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    writeStdout: () => Promise.resolve(),
+    stdin: Readable.from([]),
+    progress: () => undefined,
+  };
+  const code = await runDemo(argv, io, hooks);
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+async function sha256(file: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+}
+
+/** A small run: the same story with 512 KiB. */
+const SMALL = ['--bytes', '512k'];
+
+describe('the demo', () => {
+  it('runs over iSER on the fabric to completion and verifies the data', async () => {
+    const run = await demo(SMALL);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('simulated RDMA fabric, in virtual time (seed 1)');
+    expect(run.stdout).toMatch(/login +TSIH \d+, RDMAExtensions=Yes/);
+    expect(run.stdout).toMatch(/read \+ verify +512 KiB in 8 commands: identical/);
+    expect(run.stdout).toMatch(/abort +READ unsubscribed -> ABORT TASK -> /);
+    expect(run.stdout).toMatch(/after abort +TEST UNIT READY and READ: session fine/);
+    expect(run.stdout).toMatch(/RDMA ops +SEND \d+, RDMA WRITE [1-9]\d*, RDMA READ [1-9]\d*/);
+    expect(run.stdout).toMatch(/payload copies +\d+ /);
+    expect(run.stdout).toMatch(/IOPS +[\d,]+ +[\d,]+/);
+  });
+
+  it('writes the same event log, byte for byte, for the same seed', async () => {
+    const a = join(dir, 'a.jsonl');
+    const b = join(dir, 'b.jsonl');
+    const first = await demo([...SMALL, '--seed', '7', '--trace', a]);
+    const second = await demo([...SMALL, '--seed', '7', '--trace', b]);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const hash = await sha256(a);
+    expect(await sha256(b)).toBe(hash);
+    // The report's hash is the file's.
+    expect(first.stdout).toContain(`sha256 ${hash.slice(0, 16)}`);
+    expect((await readFile(a, 'utf8')).split('\n').length).toBeGreaterThan(100);
+  });
+
+  it('writes a different event log for a different seed (the link has jitter)', async () => {
+    expect(DEMO_LINK.jitterMs).toBeGreaterThan(0);
+    const a = join(dir, 's1.jsonl');
+    const b = join(dir, 's2.jsonl');
+    expect((await demo([...SMALL, '--seed', '1', '--trace', a])).code).toBe(0);
+    expect((await demo([...SMALL, '--seed', '2', '--trace', b])).code).toBe(0);
+    expect(await sha256(a)).not.toBe(await sha256(b));
+  });
+
+  it('fails with exit code 4 when the data read back differs', async () => {
+    const run = await demo(SMALL, {
+      afterWrite: (env) => env.backend.write(3, [Buffer.alloc(512, 0xee)], { fua: false }),
+    });
+    expect(run.code).toBe(4);
+    expect(run.stdout).toMatch(/read \+ verify +MISMATCH in 1 commands \(first at byte 1536\)/);
+    expect(run.stderr).toContain('verification FAILED');
+  });
+
+  it('runs the same story over TCP on 127.0.0.1', async () => {
+    const run = await demo([...SMALL, '--transport', 'tcp', '--pcap', join(dir, 'x.pcap')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^iser demo: iSCSI over TCP on 127\.0\.0\.1:\d+, in real time/);
+    expect(run.stdout).toMatch(/RDMAExtensions=No/);
+    expect(run.stdout).toContain('identical');
+    expect(run.stderr).toMatch(/--pcap .*no packet tap yet/);
+  });
+
+  it('rejects unknown flags and bad values (exit 1)', async () => {
+    expect((await demo(['--frob'])).code).toBe(1);
+    expect((await demo(['--transport', 'carrier-pigeon'])).code).toBe(1);
+    expect((await demo(['--bytes', '100k'])).code).toBe(1);
+  });
+});
