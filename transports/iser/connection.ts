@@ -562,15 +562,18 @@ export class IserConnection implements DatamoverConnection {
     invalidatedRkey: number | undefined,
     lent: ReceiveBuffer | undefined,
   ): boolean {
+    const fromInitiator = INITIATOR_KINDS.has(pdu.kind);
+    if (fromInitiator !== (this.role === 'target')) {
+      throw iserError(
+        'ERR_ISER_PROTOCOL',
+        `the ${this.role} received ${pdu.kind}, which only ${this.role === 'target' ? 'a target' : 'an initiator'} sends`,
+      );
+    }
     if (pdu.kind === 'scsi-data-in' || pdu.kind === 'r2t') {
       throw iserError(
         'ERR_ISER_PROTOCOL',
         `the target sent ${pdu.kind === 'r2t' ? 'an R2T' : 'a Data-In'} PDU (ITT 0x${hex(pdu.itt)}): over iSER it must ${pdu.kind === 'r2t' ? 'RDMA-Read solicited data' : 'RDMA-Write read data'} instead (RFC 7145 §7.3)`,
       );
-    }
-    const fromInitiator = INITIATOR_KINDS.has(pdu.kind);
-    if (fromInitiator !== (this.role === 'target')) {
-      throw iserError('ERR_ISER_PROTOCOL', `the ${this.role} received ${pdu.kind}, which only the ${this.role} sends`);
     }
     if (invalidatedRkey !== undefined && pdu.kind !== 'scsi-response') {
       throw iserError(

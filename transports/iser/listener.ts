@@ -77,8 +77,10 @@ export class IserListener implements DatamoverListener {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.accepting]);
-      this.subscription.unsubscribe();
+      // Still subscribed while the RDMA listener closes: a request arriving meanwhile gets our reason.
       await this.rdmaListener.close();
+      this.subscription.unsubscribe();
+      await Promise.allSettled([...this.accepting]);
       this.accepted.complete();
     })();
     return this.closing;

@@ -18,6 +18,7 @@ import {
 } from '../../../transports/iser/index.js';
 import type { VerbsProvider } from '../../../transports/verbs.js';
 import type { ConnectedPair } from '../datamover-contract.js';
+import type { VerbsTap } from './tap.js';
 
 /** Where the target listens. */
 export const TARGET = { host: '10.0.0.2', port: 3260 } as const;
@@ -49,6 +50,8 @@ export interface IserWorld {
 export interface IserPairOptions {
   readonly connector?: Omit<IserConnectorOptions, 'scheduler'>;
   readonly listener?: Omit<IserListenerOptions, 'scheduler'>;
+  /** Records what both ends ask of their providers. */
+  readonly tap?: VerbsTap;
 }
 
 /** Drives `clock` until the work settles; inside another run (nested), the outer run drives and we just wait. */
@@ -107,11 +110,15 @@ export async function softRoceWorld(seed = 1): Promise<IserWorld> {
 /** Connects an initiator to a listener in `world`; both ends are in the login phase. */
 export async function connectIser(world: IserWorld, options: IserPairOptions = {}): Promise<IserEnv> {
   const { clock } = world;
+  const tap = options.tap;
+  const targetProvider = tap === undefined ? world.targetProvider : tap.provider(world.targetProvider, 'target');
+  const initiatorProvider =
+    tap === undefined ? world.initiatorProvider : tap.provider(world.initiatorProvider, 'initiator');
   const listener = await world.run(
-    IserListener.listen(world.targetProvider, TARGET, { scheduler: clock, ...options.listener }),
+    IserListener.listen(targetProvider, TARGET, { scheduler: clock, ...options.listener }),
   );
   const accepted = firstValueFrom(listener.connections);
-  const connector = new IserConnector(world.initiatorProvider, { scheduler: clock, ...options.connector });
+  const connector = new IserConnector(initiatorProvider, { scheduler: clock, ...options.connector });
   const initiator = await world.run(connector.connect(TARGET));
   const target = await world.run(accepted);
   return {
