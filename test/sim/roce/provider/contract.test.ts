@@ -1,26 +1,18 @@
 /**
  * The Verbs contract on soft-RoCE over the in-memory link in virtual time: once clean, and once with seeded
  * loss, duplication, reordering and corruption (the RC engine must hide them; the counters must show them).
- * Private data comes back as the wire carries it (fixed-size areas): see wire-private-data.ts.
+ * Private data comes back as the wire carries it: the whole fixed-size area of the CM message, zero-padded.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { verbsContract, type VerbsContractEnv } from '../../../support/verbs-contract.js';
+import { verbsContract } from '../../../support/verbs-contract.js';
 import type { RoceCounters } from '../../../../sim/roce/rc/counters.js';
 import { makeMemoryEnv, type MemoryEnv, type MemoryEnvOptions } from './memory-env.js';
-import { contractView } from './wire-private-data.js';
 
-function contractEnv(options: MemoryEnvOptions, seen?: MemoryEnv[]): () => Promise<VerbsContractEnv> {
+function contractEnv(options: MemoryEnvOptions, seen?: MemoryEnv[]): () => Promise<MemoryEnv> {
   return async () => {
     const env = await makeMemoryEnv(options);
     seen?.push(env);
-    return {
-      a: contractView(env.a),
-      b: contractView(env.b),
-      addressOfB: env.addressOfB,
-      run: (work) => env.run(work),
-      settle: () => env.settle(),
-      dispose: () => env.dispose(),
-    };
+    return env;
   };
 }
 

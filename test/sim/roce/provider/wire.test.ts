@@ -4,7 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { ConnectionEvent, WorkCompletion } from '../../../../transports/verbs.js';
 import { opcodeInfo } from '../../../../sim/roce/opcodes.js';
+import { localAckTimeoutUsec } from '../../../../sim/roce/timers.js';
+import { Collector } from '../../../support/verbs-contract.js';
 import { makeMemoryEnv, type MemoryEnv } from './memory-env.js';
 import { connect, runSession } from './session.js';
 
@@ -58,6 +61,33 @@ describe('ICRC', () => {
     const result = await runSession(env, pair);
     expect(env.b.snapshot().icrcDrops).toBe(0);
     expect(result.remote.subarray(0, 2500).equals(result.written)).toBe(false);
+    await env.dispose();
+  });
+});
+
+describe('a peer that stops answering', () => {
+  it('RETRY_EXC_ERR after retry_cnt timer retransmissions, the rest flushed, a qp-error event', async () => {
+    const env = await makeMemoryEnv({ provider: { defaults: { retryCount: 2 } } });
+    const pair = await connect(env);
+    const events = new Collector<ConnectionEvent>(pair.client.events);
+    const wcs = new Collector<WorkCompletion>(pair.client.completions);
+    env.link.filter = (d) => (d.dstIp === '10.0.0.2' ? [] : 'deliver');
+    const sbuf = pair.client.pd.register(Buffer.alloc(64, 1), 0);
+    const sgl = [{ mr: sbuf, offset: 0, length: 64 }];
+    const start = env.clock.now();
+    pair.client.postSend([
+      { wrId: 1, opcode: 'SEND', sgl },
+      { wrId: 2, opcode: 'RDMA_WRITE', remoteAddr: 0x1000n, rkey: 1, sgl },
+    ]);
+    const done = await env.run(wcs.take(2));
+    expect(done.map((wc) => [wc.wrId, wc.status])).toEqual([
+      [1, 'RETRY_EXC_ERR'],
+      [2, 'WR_FLUSH_ERR'],
+    ]);
+    expect(env.clock.now() - start).toBeCloseTo(3 * (localAckTimeoutUsec(14) / 1000), 6);
+    expect(events.values).toEqual([{ type: 'qp-error', status: 'RETRY_EXC_ERR' }]);
+    expect(env.a.snapshot()).toMatchObject({ timeouts: 3, retries: 2, retryExceeded: 1 });
+    expect(pair.client.state).toBe('ERROR');
     await env.dispose();
   });
 });
