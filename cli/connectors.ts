@@ -4,6 +4,7 @@
  */
 import type { DatamoverConnector } from '../protocol/datamover.js';
 import type { TransportKind } from '../protocol/text/negotiator.js';
+import { IserConnector } from '../transports/iser/connector.js';
 import { TcpConnector } from '../transports/tcp/connector.js';
 import { CliError } from './errors.js';
 import type { CommandContext } from './context.js';
@@ -36,11 +37,38 @@ export function openConnector(request: ConnectorRequest, ctx: CommandContext): P
       close: () => Promise.resolve(),
     });
   }
-  return Promise.reject(
-    new CliError(
+  return openNativeIser(request, ctx);
+}
+
+/**
+ * iSER through rdma-core: the native addon on this machine's first RDMA device (rxe or hardware). Loaded only here,
+ * so TCP commands never touch the addon.
+ */
+async function openNativeIser(request: ConnectorRequest, ctx: CommandContext): Promise<OpenedConnector> {
+  if (request.pcap !== undefined) {
+    ctx.noteOnce(
+      'pcap',
+      `note: --pcap ${request.pcap}: native iSER has no packet tap (capture on the rxe netdev instead)`,
+    );
+  }
+  let provider;
+  try {
+    const { NativeVerbs } = await import('../native/index.js');
+    provider = NativeVerbs.open({ timeoutMs: request.connectTimeoutMs });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new CliError(
       'ERR_CLI_UNSUPPORTED',
-      'iser:// needs an RDMA device and the native verbs addon, which this command does not open yet; ' +
-        'use iscsi:// (TCP), or `npm start` for iSER on the simulated fabric',
-    ),
-  );
+      `iser:// needs an RDMA device (${why}); use iscsi:// (TCP), or \`npm start\` for iSER on the simulated fabric`,
+      { cause: err },
+    );
+  }
+  const native = provider;
+  return {
+    connector: new IserConnector(native, { connectTimeoutMs: request.connectTimeoutMs }),
+    close: () => {
+      native.close();
+      return Promise.resolve();
+    },
+  };
 }
