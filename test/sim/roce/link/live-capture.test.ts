@@ -45,7 +45,7 @@ async function startCapture(path: string, filter: string): Promise<ChildProcess>
   await within(
     new Promise<void>((resolve, reject) => {
       let text = '';
-      child.stderr?.on('data', (b: Buffer) => {
+      child.stderr.on('data', (b: Buffer) => {
         text += b.toString();
         if (text.includes('Capture started')) resolve();
       });
@@ -63,7 +63,11 @@ async function startCapture(path: string, filter: string): Promise<ChildProcess>
 
 /** Stops the tshark we started (by its pid) and waits for it to write the file. */
 async function stopCapture(child: ChildProcess): Promise<void> {
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const closed = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      resolve();
+    }),
+  );
   if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT');
   try {
     await within(closed, 10_000, 'tshark stop');
