@@ -336,6 +336,35 @@ export function sessionSuite(
       );
     });
 
+    it('every LUN, whatever its block size, takes random reads and writes that match the model', async (ctx) => {
+      const f = fx();
+      const others = f.target.luns.slice(1);
+      if (others.length === 0) ctx.skip(`SKIP: ${name} has a single LUN`);
+      await withSession(f, f.target, async (session) => {
+        for (const suiteLun of others) {
+          const model = modelOf(f.target, suiteLun);
+          await guarded(model, async () => {
+            const lun = await readyLun(session, suiteLun, f);
+            const report = await runWorkload(lun, model, {
+              seed: `${seed}/lun-${suiteLun.lun}`,
+              ops: 40,
+              queueDepth: 8,
+              scheduler: f.scheduler,
+              opTimeoutMs: f.workload.opTimeoutMs,
+            });
+            expectClean(report);
+            const problems = await verifyRegion(
+              lun,
+              model,
+              { lba: 0, blocks: suiteLun.blocks },
+              { queueDepth: 4, scheduler: f.scheduler, opTimeoutMs: f.workload.opTimeoutMs },
+            );
+            expect(problems).toEqual([]);
+          });
+        }
+      });
+    });
+
     it('concurrent random reads and writes at queue depth 32 match the model, and read back whole', async (ctx) => {
       const f = fx();
       const suiteLun = firstLun(f.target);
@@ -620,6 +649,51 @@ export function sessionSuite(
     }, 120_000);
 
     // ------------------------------------------------------------------------------------------ long run
+
+    it.runIf(LONG_TESTS)(
+      'long run: a connection cut every 25 operations at queue depth 32 loses no acknowledged write',
+      async (ctx) => {
+        need(ctx, 'canKillConnection');
+        const f = fx();
+        const kill = f.killConnections?.bind(f);
+        if (kill === undefined) throw new Error('a fixture that claims canKillConnection has killConnections()');
+        const suiteLun = firstLun(f.target);
+        const model = modelOf(f.target, suiteLun);
+        const region = workRegion(suiteLun);
+        await guarded(model, () =>
+          withSession(f, f.target, async (session) => {
+            const lun = await readyLun(session, suiteLun, f);
+            let cuts = 0;
+            let nextCut = 10;
+            const report = await runWorkload(lun, model, {
+              seed: `${seed}/many-cuts`,
+              ops: 400,
+              queueDepth: 32,
+              region,
+              scheduler: f.scheduler,
+              opTimeoutMs: f.workload.opTimeoutMs,
+              onSettled: (progress) => {
+                if (progress.settled < nextCut || progress.inFlight === 0) return;
+                nextCut = progress.settled + 25;
+                if (kill() > 0) cuts += 1;
+              },
+            });
+            expectClean(report);
+            expect(cuts).toBeGreaterThanOrEqual(10);
+            const problems = await verifyRegion(lun, model, region, {
+              queueDepth: 8,
+              scheduler: f.scheduler,
+              opTimeoutMs: f.workload.opTimeoutMs,
+            });
+            expect(problems).toEqual([]);
+            const line = `[${name}] ${cuts} cuts in ${report.ops} ops at queue depth 32: no failure, no lost write`;
+            console.info(line);
+            await ctx.annotate(line);
+          }),
+        );
+      },
+      LONG_TEST_TIMEOUT_MS,
+    );
 
     it.runIf(LONG_TESTS)(
       'long run: random-size reads and writes of a large byte volume match the model',
