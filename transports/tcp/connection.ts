@@ -9,8 +9,8 @@
  * enable() before sending anything else.
  *
  * Inbound: the socket is read only once `pdus` has a subscriber, and every PDU is handled synchronously, so memory
- * is bounded by the framer (two PDUs) plus what the core keeps. Outbound: each batch of PDUs is written corked, the
- * data chunks untouched (views of the caller's buffers); putData waits for `drain` when the socket is full.
+ * is bounded by the framer (two PDUs) plus what the core keeps. Outbound: what one tick writes leaves as one corked
+ * batch, the data chunks untouched (views of the caller's buffers); putData waits for `drain` when the socket is full.
  *
  * Failures: a framing error, a data digest error (ErrorRecoveryLevel 0 has no recovery for it) or a peer breaking a
  * data transfer rule errors `pdus` with a {@link TcpTransportError} and closes the socket; a target first answers
@@ -107,6 +107,7 @@ export class TcpConnection implements DatamoverConnection {
   private closed = false;
   private handling = false;
   private resumeRequested = false;
+  private corkedForTick = false;
   private readonly closedPromise: Promise<void>;
   private closeTimer: Subscription | undefined;
   private readonly drainWaiters = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
@@ -470,16 +471,23 @@ export class TcpConnection implements DatamoverConnection {
     this.writePdus(out, this.digests);
   }
 
-  /** Writes PDUs as one corked batch; data chunks go out as given. */
+  /**
+   * Writes PDUs; data chunks go out as given. The socket stays corked until the current tick ends, so everything
+   * written in one tick (commands issued from completions of one inbound chunk, Data-In plus status) leaves in
+   * one writev instead of a syscall per PDU. `end()` flushes a corked socket, so closing loses nothing.
+   */
   private writePdus(pdus: readonly Pdu[], digests: DigestOptions): void {
     if (this.closed || pdus.length === 0) return;
     const socket = this.socket;
-    socket.cork();
-    try {
-      for (const pdu of pdus) for (const chunk of encodePdu(pdu, digests)) socket.write(chunk);
-    } finally {
-      socket.uncork();
+    if (!this.corkedForTick) {
+      this.corkedForTick = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corkedForTick = false;
+        socket.uncork();
+      });
     }
+    for (const pdu of pdus) for (const chunk of encodePdu(pdu, digests)) socket.write(chunk);
   }
 
   private waitForDrain(): Promise<void> {
