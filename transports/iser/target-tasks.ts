@@ -103,6 +103,13 @@ export class IserTargetTasks {
         `a write of ${edtl} bytes (ITT 0x${hex(itt)}) with only ${end} unsolicited and no Write STag (WSV clear)`,
       );
     }
+    // Our own bounds, before any RDMA: an advertised buffer must fit in the 64-bit address space.
+    if (iser.read !== undefined && wraps(iser.read.va, readLength)) {
+      throw protocolError(`a Read VA 0x${iser.read.va.toString(16)} + ${readLength} that wraps past 2^64`);
+    }
+    if (iser.write !== undefined && wraps(iser.write.va, edtl - end)) {
+      throw protocolError(`a Write VA 0x${iser.write.va.toString(16)} + ${edtl - end} that wraps past 2^64`);
+    }
     const task: IserTargetTask = {
       itt,
       lun: pdu.lun,
@@ -191,6 +198,11 @@ export class IserTargetTasks {
     for (const task of all) this.done(task.itt, error);
     return all;
   }
+}
+
+/** True when `length` bytes at `va` do not fit below 2^64. */
+function wraps(va: bigint, length: number): boolean {
+  return va + BigInt(length) > 1n << 64n;
 }
 
 function protocolError(what: string): IserTransportError {
