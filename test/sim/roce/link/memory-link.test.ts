@@ -92,6 +92,23 @@ describe('MemoryLink', () => {
     expect(tap.packetCount).toBe(4);
   });
 
+  it('models each direction on its own', async () => {
+    const clock = new VirtualScheduler();
+    const link = new MemoryLink({ scheduler: clock });
+    link.setModel({ loss: 1 }, '10.0.0.1', '10.0.0.2');
+    const atA: number[] = [];
+    const atB: number[] = [];
+    const a = await link.attach('10.0.0.1', (d) => atA.push(d.payload.readUInt32BE(0)));
+    const b = await link.attach('10.0.0.2', (d) => atB.push(d.payload.readUInt32BE(0)));
+    for (let i = 0; i < 10; i++) {
+      a.send(datagram(i));
+      b.send({ ...datagram(i), srcIp: '10.0.0.2', dstIp: '10.0.0.1' });
+    }
+    await clock.runUntilIdle();
+    expect(atB).toEqual([]);
+    expect(atA).toEqual([...Array(10).keys()]);
+  });
+
   it('datagrams to nobody are counted; attaching an address twice fails', async () => {
     const clock = new VirtualScheduler();
     const link = new MemoryLink({ scheduler: clock });
