@@ -1,12 +1,13 @@
 /**
- * Chooses the Datamover connector for a URL's transport: iscsi:// is TCP; iser:// needs a Verbs provider with an
- * RDMA device. --pcap is accepted everywhere and explained where the transport has no packets to capture yet.
+ * Chooses the Datamover connector for a URL's transport: iscsi:// is TCP (through a capturing relay with --pcap);
+ * iser:// needs a Verbs provider with an RDMA device. --pcap is explained where there are no packets to capture.
  */
 import type { DatamoverConnector } from '../protocol/datamover.js';
 import type { TransportKind } from '../protocol/text/negotiator.js';
 import { IserConnector } from '../transports/iser/connector.js';
 import { TcpConnector } from '../transports/tcp/connector.js';
 import { CliError } from './errors.js';
+import { CapturingTcpConnector } from './pcap/capturing-tcp-connector.js';
 import type { CommandContext } from './context.js';
 
 /** A connector and how to release what it holds. */
@@ -24,20 +25,17 @@ export interface ConnectorRequest {
 
 /** A connector for `request.transport`; throws ERR_CLI_UNSUPPORTED (exit 2) when it cannot be had here. */
 export function openConnector(request: ConnectorRequest, ctx: CommandContext): Promise<OpenedConnector> {
-  if (request.transport === 'tcp') {
-    if (request.pcap !== undefined) {
-      ctx.noteOnce(
-        'pcap',
-        `note: --pcap ${request.pcap}: iSCSI over TCP has no packet tap yet, so nothing is written ` +
-          `(capture real TCP with: tcpdump -i lo -w ${request.pcap} port <port>)`,
-      );
-    }
-    return Promise.resolve({
-      connector: new TcpConnector({ connectTimeoutMs: request.connectTimeoutMs }),
-      close: () => Promise.resolve(),
-    });
-  }
+  if (request.transport === 'tcp') return openTcp(request, ctx);
   return openNativeIser(request, ctx);
+}
+
+/** TCP, through a capturing relay when --pcap asks for one. */
+async function openTcp(request: ConnectorRequest, ctx: CommandContext): Promise<OpenedConnector> {
+  const connector =
+    request.pcap === undefined
+      ? new TcpConnector({ connectTimeoutMs: request.connectTimeoutMs })
+      : new CapturingTcpConnector(await ctx.capture(request.pcap), request.connectTimeoutMs);
+  return { connector, close: () => Promise.resolve() };
 }
 
 /**

@@ -1,10 +1,15 @@
-/** What every command gets: where to write, and the secrets seen so far (so no message can leak them). */
+/**
+ * What every command gets: where to write, the secrets seen so far (so no message can leak them), and the capture
+ * file its connections share.
+ */
 import type { CliIo } from './io.js';
+import { PcapngFile } from './pcap/pcapng-file.js';
 
 /** The per-run context of a command. */
 export class CommandContext {
   readonly #secrets = new Set<string>();
   readonly #noted = new Set<string>();
+  #capture: Promise<PcapngFile> | undefined;
 
   constructor(readonly io: CliIo) {}
 
@@ -18,6 +23,23 @@ export class CommandContext {
     if (this.#noted.has(key)) return;
     this.#noted.add(key);
     this.io.err(line);
+  }
+
+  /** The capture file at `path`, created on first use and shared by every connection of this run. */
+  capture(path: string): Promise<PcapngFile> {
+    this.#capture ??= PcapngFile.create(path, 'iser (iSCSI/TCP through a capturing relay)');
+    return this.#capture;
+  }
+
+  /** Closes the capture file, if any, and says how many packets it holds. */
+  async close(): Promise<void> {
+    const pending = this.#capture;
+    this.#capture = undefined;
+    if (pending === undefined) return;
+    const file = await pending.catch(() => undefined);
+    if (file === undefined) return;
+    await file.close();
+    this.io.err(`pcap: ${file.packets} packets written to ${file.path} (read it with: ${file.tsharkHint})`);
   }
 
   /** The secrets seen so far. */

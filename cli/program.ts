@@ -73,8 +73,10 @@ export async function runIser(argv: readonly string[], io: CliIo): Promise<numbe
   }
   try {
     await program.parseAsync([...argv], { from: 'user' });
+    await ctx.close();
     return exitCode.value;
   } catch (err) {
+    await ctx.close().catch(() => undefined);
     if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     const failure = describeFailure(err, ctx.secrets);
     io.progress(undefined);

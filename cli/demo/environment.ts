@@ -20,6 +20,8 @@ import type { VerbsCounters } from '../../sim/fabric/counters.js';
 import type { LinkModel } from '../../sim/fabric/link.js';
 import { IserConnector, IserListener } from '../../transports/iser/index.js';
 import { TcpConnector } from '../../transports/tcp/connector.js';
+import { CapturingTcpConnector } from '../pcap/capturing-tcp-connector.js';
+import type { PcapngFile } from '../pcap/pcapng-file.js';
 
 /** The demo's target name. */
 export const DEMO_IQN = 'iqn.2024-01.org.iser:demo';
@@ -67,6 +69,8 @@ export interface EnvironmentOptions {
   readonly seed: number;
   /** LUN size in bytes. */
   readonly lunBytes: number;
+  /** TCP only: record the initiator's connections here. */
+  readonly capture?: PcapngFile;
   /** Receives every target event (for the event log and the abort's TMF response). */
   readonly onTargetEvent: (event: TargetServerEvent) => void;
 }
@@ -135,7 +139,10 @@ async function openTcp(options: EnvironmentOptions): Promise<DemoEnvironment> {
     kind: 'tcp',
     virtualTime: false,
     scheduler: asyncScheduler,
-    connector: new TcpConnector({ connectTimeoutMs: 5000 }),
+    connector:
+      options.capture === undefined
+        ? new TcpConnector({ connectTimeoutMs: 5000 })
+        : new CapturingTcpConnector(options.capture, 5000),
     portal: address,
     target,
     backend,

@@ -13,6 +13,7 @@ import { debugStack, describeFailure } from '../failure.js';
 import { EXIT_CODES_HELP, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { integerValue, sizeValue } from '../parse-values.js';
+import { PcapngFile } from '../pcap/pcapng-file.js';
 import { openEnvironment, type DemoEnvironment, type DemoTransport } from './environment.js';
 import { demoReport } from './report.js';
 import { runScenario, type TmfWatcher } from './scenario.js';
@@ -122,22 +123,25 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
   const flags = parseFlags(argv, io);
   if (typeof flags === 'number') return flags;
   const started = performance.now();
-  if (flags.pcap !== undefined) {
+  if (flags.pcap !== undefined && flags.transport === 'fabric') {
     io.err(
-      flags.transport === 'fabric'
-        ? `note: --pcap ${flags.pcap}: the simulated fabric moves messages, not packets, so there is nothing to ` +
-            'capture; --trace FILE records every verb instead'
-        : `note: --pcap ${flags.pcap}: iSCSI over TCP has no packet tap yet (capture with tcpdump -i lo)`,
+      `note: --pcap ${flags.pcap}: the simulated fabric moves messages, not packets, so there is nothing to ` +
+        'capture; --trace FILE records every verb instead',
     );
   }
   const trace = flags.trace === undefined ? undefined : createWriteStream(flags.trace);
+  let capture: PcapngFile | undefined;
   let env: DemoEnvironment | undefined;
   let log: EventLog | undefined;
   const tmf = tmfWatcher(() => env);
   // Target events that happen before the log exists (the portal opening) wait here.
   const early: TargetServerEvent[] = [];
   try {
+    if (flags.pcap !== undefined && flags.transport === 'tcp') {
+      capture = await PcapngFile.create(flags.pcap, 'iser demo (iSCSI/TCP through a capturing relay)');
+    }
     env = await openEnvironment({
+      ...(capture === undefined ? {} : { capture }),
       transport: flags.transport,
       seed: flags.seed,
       lunBytes: Math.max(flags.bytes, 2 ** 20),
@@ -174,6 +178,12 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
       recording?.unsubscribe();
       log.record('demo', 'end', { mismatches: result.mismatches, alive: result.aliveAfterAbort });
       if (trace !== undefined) await closeStream(trace);
+      if (capture !== undefined) {
+        const file = capture;
+        capture = undefined;
+        await file.close();
+        io.err(`pcap: ${file.packets} packets written to ${file.path} (read it with: ${file.tsharkHint})`);
+      }
       for (const line of demoReport({
         env: current,
         result,
@@ -202,6 +212,7 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
     return failure.exitCode;
   } finally {
     await env?.close().catch(() => undefined);
+    await capture?.close().catch(() => undefined);
     if (trace !== undefined && !trace.closed) await closeStream(trace).catch(() => undefined);
   }
 }

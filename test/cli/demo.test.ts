@@ -97,7 +97,14 @@ describe('the demo', () => {
     expect(run.stdout).toMatch(/^iser demo: iSCSI over TCP on 127\.0\.0\.1:\d+, in real time/);
     expect(run.stdout).toMatch(/RDMAExtensions=No/);
     expect(run.stdout).toContain('identical');
-    expect(run.stderr).toMatch(/--pcap .*no packet tap yet/);
+    expect(run.stderr).toMatch(/^pcap: \d+ packets written to .*x\.pcap/m);
+    expect((await readFile(join(dir, 'x.pcap'))).readUInt32LE(0)).toBe(0x0a0d0d0a);
+  });
+
+  it('explains that the fabric has no packets for --pcap', async () => {
+    const run = await demo([...SMALL, '--pcap', join(dir, 'fabric.pcap')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/--pcap .*moves messages, not packets/);
   });
 
   it('rejects unknown flags and bad values (exit 1)', async () => {
