@@ -19,7 +19,8 @@ import { isMain, parseBudget, type BenchBudget } from './harness/options.js';
 import { openOurLun } from './harness/our-initiator.js';
 import { driveReads } from './harness/read-load.js';
 import { pickShapes, type ReadShape } from './harness/read-shapes.js';
-import { runRounds } from './harness/rounds.js';
+import { figure, runRounds } from './harness/rounds.js';
+import { cpuAround, processCpuMicros, reapedChildrenCpuMicros, selfCpuMicros } from './harness/cpu.js';
 import { formatCount, formatRatio, formatSpread, ratio, type Summary } from './harness/stats.js';
 import { formatTable } from './harness/table.js';
 
@@ -40,6 +41,14 @@ export interface InitiatorComparison {
   readonly libiscsi: Summary;
   /** ours / libiscsi (medians). */
   readonly ratio: number;
+  /** Initiator CPU per command (µs): ours (this process) and iscsi-perf's (a reaped child). */
+  readonly oursCpuUs: Summary;
+  readonly libiscsiCpuUs: Summary;
+  /** ours / libiscsi CPU per command: below 1 is better. */
+  readonly cpuRatio: number;
+  /** tgtd's CPU per command while each initiator drove it: the same work should cost it the same. */
+  readonly tgtCpuUsOurs: Summary;
+  readonly tgtCpuUsLibiscsi: Summary;
 }
 
 /** What the bench measured. */
@@ -65,13 +74,21 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
     const tgt = await startTgt({ luns: [{ lun: 1, path: image.path, blockSize: LUN_BLOCK_BYTES }] });
     try {
       const rows: InitiatorComparison[] = [];
+      const tgtCpu = (): number => processCpuMicros(tgt.pid);
       for (const shape of pickShapes(options.shapes)) {
         const summaries = await runRounds(
           [
             {
               name: LIBISCSI,
-              run: async () =>
-                (await runIscsiPerf(tgt.url(1), { ...shape, seconds, lunBlockBytes: LUN_BLOCK_BYTES })).iops,
+              run: async () => {
+                const tgtBefore = tgtCpu();
+                const { result, cpuMicros } = await cpuAround(reapedChildrenCpuMicros, () =>
+                  runIscsiPerf(tgt.url(1), { ...shape, seconds, lunBlockBytes: LUN_BLOCK_BYTES }),
+                );
+                // iscsi-perf reports a rate; its command count is the rate over its run time.
+                const ops = result.iops * seconds;
+                return { iops: result.iops, cpuUs: cpuMicros / ops, tgtCpuUs: (tgtCpu() - tgtBefore) / ops };
+              },
             },
             {
               name: OURS,
@@ -83,13 +100,20 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
                   lun: 1,
                 });
                 try {
-                  const r = await driveReads(our.lun, shape, {
-                    seconds,
-                    lunBlockBytes: our.blockBytes,
-                    lunBlocks: our.blocks,
-                    seed: round + 1,
-                  });
-                  return r.iops;
+                  const tgtBefore = tgtCpu();
+                  const { result, cpuMicros } = await cpuAround(selfCpuMicros, () =>
+                    driveReads(our.lun, shape, {
+                      seconds,
+                      lunBlockBytes: our.blockBytes,
+                      lunBlocks: our.blocks,
+                      seed: round + 1,
+                    }),
+                  );
+                  return {
+                    iops: result.iops,
+                    cpuUs: cpuMicros / result.ops,
+                    tgtCpuUs: (tgtCpu() - tgtBefore) / result.ops,
+                  };
                 } finally {
                   await our.close();
                 }
@@ -97,13 +121,28 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
             },
           ],
           options.rounds,
-          (side, round, iops) => {
-            log(`  ${shape.label}, round ${round + 1}: ${side} ${formatCount(iops)} IOPS`);
+          (side, round, f) => {
+            log(
+              `  ${shape.label}, round ${round + 1}: ${side} ${formatCount(f.iops ?? NaN)} IOPS, ` +
+                `${(f.cpuUs ?? NaN).toFixed(1)} us CPU/command (tgt ${(f.tgtCpuUs ?? NaN).toFixed(1)})`,
+            );
           },
         );
-        const ours = summaries.get(OURS)!;
-        const libiscsi = summaries.get(LIBISCSI)!;
-        rows.push({ shape, ours, libiscsi, ratio: ratio(ours, libiscsi) });
+        const ours = figure(summaries, OURS, 'iops');
+        const libiscsi = figure(summaries, LIBISCSI, 'iops');
+        const oursCpu = figure(summaries, OURS, 'cpuUs');
+        const libiscsiCpu = figure(summaries, LIBISCSI, 'cpuUs');
+        rows.push({
+          shape,
+          ours,
+          libiscsi,
+          ratio: ratio(ours, libiscsi),
+          oursCpuUs: oursCpu,
+          libiscsiCpuUs: libiscsiCpu,
+          cpuRatio: ratio(oursCpu, libiscsiCpu),
+          tgtCpuUsOurs: figure(summaries, OURS, 'tgtCpuUs'),
+          tgtCpuUsLibiscsi: figure(summaries, LIBISCSI, 'tgtCpuUs'),
+        });
       }
       return { machine, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
     } finally {
@@ -117,12 +156,25 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
 /** The result as a table. */
 export function formatTcpInitiatorReport(result: TcpInitiatorBenchResult): string {
   const mib = (s: Summary, shape: ReadShape): string => ((s.median * shape.blockBytes) / 2 ** 20).toFixed(1);
+  const us = (s: Summary): string => s.median.toFixed(1);
   return [
     `Initiators over TCP against the same tgt (256 MiB file LUN): our initiator vs libiscsi iscsi-perf`,
     result.machine,
-    `${result.rounds} rounds x ${result.seconds} s per side and shape; medians, ± half the range; goal ours/libiscsi >= 1.0x`,
+    `${result.rounds} rounds x ${result.seconds} s per side and shape, alternating; medians, ± half the range`,
+    `goal: ours/libiscsi IOPS >= 1.0x. CPU = initiator CPU per command (us), lower is better; tgt = tgtd's CPU per command`,
     formatTable(
-      ['shape', 'ours IOPS', 'ours MiB/s', 'libiscsi IOPS', 'libiscsi MiB/s', 'ours/libiscsi'],
+      [
+        'shape',
+        'ours IOPS',
+        'MiB/s',
+        'libiscsi IOPS',
+        'MiB/s',
+        'IOPS ratio',
+        'CPU ours',
+        'CPU libiscsi',
+        'CPU ratio',
+        'tgt ours/libiscsi',
+      ],
       result.rows.map((r) => [
         r.shape.label,
         `${formatCount(r.ours.median)} ${formatSpread(r.ours)}`,
@@ -130,6 +182,10 @@ export function formatTcpInitiatorReport(result: TcpInitiatorBenchResult): strin
         `${formatCount(r.libiscsi.median)} ${formatSpread(r.libiscsi)}`,
         mib(r.libiscsi, r.shape),
         formatRatio(r.ratio),
+        us(r.oursCpuUs),
+        us(r.libiscsiCpuUs),
+        formatRatio(r.cpuRatio),
+        `${us(r.tgtCpuUsOurs)}/${us(r.tgtCpuUsLibiscsi)}`,
       ]),
     ),
     `after: ${result.loadAfter}`,

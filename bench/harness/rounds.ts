@@ -4,26 +4,45 @@
  */
 import { summarize, type Summary } from './stats.js';
 
-/** One contender: measures once and returns its figure (higher is better). */
+/** What one run measured: named figures (`iops`, `cpuUsPerOp`...). */
+export type Figures = Readonly<Record<string, number>>;
+
+/** One contender: measures once. */
 export interface Side {
   readonly name: string;
-  run(round: number): Promise<number>;
+  run(round: number): Promise<Figures>;
 }
 
-/** Runs `rounds` rounds of every side, rotating the order; returns each side's summary, by name. */
+/** Each figure of a side, summarized over the rounds. */
+export type SideSummary = Readonly<Record<string, Summary>>;
+
+/** Runs `rounds` rounds of every side, rotating the order; returns each side's summaries, by side name. */
 export async function runRounds(
   sides: readonly Side[],
   rounds: number,
-  onMeasure?: (side: string, round: number, value: number) => void,
-): Promise<Map<string, Summary>> {
-  const values = new Map<string, number[]>(sides.map((s) => [s.name, []]));
+  onMeasure?: (side: string, round: number, figures: Figures) => void,
+): Promise<Map<string, SideSummary>> {
+  const values = new Map<string, Map<string, number[]>>(sides.map((s) => [s.name, new Map()]));
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < sides.length; i++) {
       const side = sides[(i + round) % sides.length]!;
-      const value = await side.run(round);
-      values.get(side.name)!.push(value);
-      onMeasure?.(side.name, round, value);
+      const figures = await side.run(round);
+      const bySide = values.get(side.name)!;
+      for (const [name, value] of Object.entries(figures)) bySide.set(name, [...(bySide.get(name) ?? []), value]);
+      onMeasure?.(side.name, round, figures);
     }
   }
-  return new Map([...values].map(([name, v]) => [name, summarize(v)]));
+  return new Map(
+    [...values].map(([side, figures]) => [
+      side,
+      Object.fromEntries([...figures].map(([name, v]) => [name, summarize(v)])),
+    ]),
+  );
+}
+
+/** The summary of `figure` for `side`; throws when it was never measured (a bug in the bench). */
+export function figure(summaries: Map<string, SideSummary>, side: string, name: string): Summary {
+  const s = summaries.get(side)?.[name];
+  if (s === undefined) throw new Error(`no ${name} measured for ${side}`);
+  return s;
 }
