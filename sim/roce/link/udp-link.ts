@@ -79,6 +79,8 @@ export class UdpLink implements RoceLink {
   readonly #options: UdpLinkOptions;
   /** Ports of the endpoints attached here, by address, so they reach each other off 4791. */
   readonly #localPorts = new Map<string, number>();
+  /** Senders' addresses as received → canonical text. */
+  readonly #canonicalCache = new Map<string, string>();
 
   /** A link; sockets are opened by {@link UdpLink.attach}. */
   constructor(options: UdpLinkOptions = {}) {
@@ -175,8 +177,6 @@ export class UdpLink implements RoceLink {
     }
     return canonical;
   }
-
-  readonly #canonicalCache = new Map<string, string>();
 
   #configure(socket: Socket, version: 4 | 6): void {
     const set = this.#options.setsockoptInt;

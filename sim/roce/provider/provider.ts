@@ -110,6 +110,11 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
   readonly #passiveByRemote = new Map<string, SessionEntry>();
   readonly #listeners = new Map<number, SoftRoceListener>();
   readonly #activePorts = new Set<number>();
+  /** The CM session and the REQ behind each request offered to a listener. */
+  readonly #requests = new WeakMap<SoftRoceConnectRequest, SessionEntry>();
+  readonly #requestReqs = new WeakMap<SoftRoceConnectRequest, CmReq>();
+  /** IP/UDP addressing by peer and ports (see #addressing). */
+  readonly #addressings = new Map<string, RoceUdpAddressing>();
   #nextQpn = FIRST_QPN;
   #nextPort: number;
   #gsiPsn = 0;
@@ -402,9 +407,6 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     this.#runCm(entry, entry.session.reject(data));
   }
 
-  readonly #requests = new WeakMap<SoftRoceConnectRequest, SessionEntry>();
-  readonly #requestReqs = new WeakMap<SoftRoceConnectRequest, CmReq>();
-
   // ---- ConnectionHost -------------------------------------------------------------------------------------------
 
   transmit(connection: SoftRoceConnection, packet: RocePacket): void {
@@ -446,8 +448,6 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     }
     return addressing;
   }
-
-  readonly #addressings = new Map<string, RoceUdpAddressing>();
 
   #transmit(peerIp: string, preferredPort: number, packet: RocePacket, connection?: SoftRoceConnection): void {
     if (this.#closed) return;
