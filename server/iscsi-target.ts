@@ -321,6 +321,9 @@ export class IscsiTarget {
         for (const other of this.#peers(origin)) other.driver.run(other.driver.session.abortTasks(lun));
       },
       onEnded: (ended, reason) => {
+        // SAM-5 I_T nexus loss: a session that ends other than by logout ended its tasks without status, so the
+        // initiator port finds I_T NEXUS LOSS OCCURRED (29h/07h) on its next command (e.g. after reinstatement).
+        if (reason.code !== 'ERR_TARGET_SESSION_LOGGED_OUT') ended.device?.nexusLost(ended.session.nexus);
         const entry = this.#registry.byTsih(ended.session.tsih);
         if (entry?.driver === ended) this.#registry.remove(entry);
         this.#sessionsEnded += 1;

@@ -1,13 +1,7 @@
 /**
- * KNOWN BUG in our target (server/), pinned here until it is fixed: when a session is reinstated after its
- * connection failed (RFC 7143 §6.3.5), the old I_T nexus was lost — its tasks were ended without a status — so
- * the logical unit owes the initiator port a unit attention, I_T NEXUS LOSS OCCURRED (ASC/ASCQ 29h/07h; SAM-5
- * "I_T nexus loss"). `LogicalUnit.nexusLost()` (protocol/scsi/target/logical-unit.ts) raises exactly that, and its
- * comment says it is for "connection or session lost", but `server/iscsi-target.ts` calls it only for the I_T NEXUS
- * RESET task management function (`#reset`, line 361), never when a session ends by failure or is reinstated, so
- * the first command after recovery finds GOOD status. tgt 1.0.85 reports a unit attention (29h/00h) here.
- *
- * `it.fails`: this test passes while the bug exists and turns red once it is fixed — then make it a plain `it`.
+ * When a session is reinstated after its connection failed (RFC 7143 §6.3.5), the old I_T nexus was lost — its
+ * tasks were ended without a status — so the logical unit owes the initiator port a unit attention, I_T NEXUS LOSS
+ * OCCURRED (ASC/ASCQ 29h/07h; SAM-5 "I_T nexus loss"). tgt 1.0.85 reports 29h/00h here.
  */
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +21,7 @@ describe('our target after session reinstatement', () => {
     await fixture?.teardown();
   });
 
-  it.fails('reports I_T NEXUS LOSS OCCURRED to the first command after recovery', async () => {
+  it('reports I_T NEXUS LOSS OCCURRED to the first command after recovery', async () => {
     const f = fixture;
     if (f?.killConnections === undefined) throw new Error('fixture did not start');
     const kill = f.killConnections.bind(f);
