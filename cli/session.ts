@@ -9,6 +9,7 @@ import type { Lun } from '../protocol/initiator/lun.js';
 import { ScsiStatusError } from '../protocol/scsi/errors.js';
 import { SenseKey } from '../protocol/scsi/sense-codes.js';
 import type { Session } from '../protocol/initiator/session.js';
+import type { NegotiatedParams } from '../protocol/text/params.js';
 import type { DiscoveredTarget } from '../protocol/text/sendtargets.js';
 import type { LoginPlan } from './connect-options.js';
 import { openConnector } from './connectors.js';
@@ -36,6 +37,20 @@ export function bounded<T>(
   );
 }
 
+/** Says so when the target refused a digest the user insisted on (the RFC lets the login go on without it). */
+function warnUnmetDigests(plan: LoginPlan, params: NegotiatedParams, ctx: CommandContext): void {
+  const asked = plan.negotiation;
+  if (asked === undefined || plan.transport === 'iser') return;
+  for (const [key, wanted, got] of [
+    ['HeaderDigest', asked.headerDigest, params.headerDigest],
+    ['DataDigest', asked.dataDigest, params.dataDigest],
+  ] as const) {
+    if (wanted !== undefined && !wanted.includes(got)) {
+      ctx.noteOnce(`digest:${key}`, `note: the target refused ${key}=${wanted.join(',')}; running with ${key}=${got}`);
+    }
+  }
+}
+
 /** A logged-in session and how to end it (logout, then release the connector). */
 export interface OpenSession {
   readonly session: Session;
@@ -60,6 +75,7 @@ export async function openSession(plan: LoginPlan, ctx: CommandContext): Promise
       ...(plan.auth === undefined ? {} : { auth: plan.auth }),
       ...(plan.negotiation === undefined ? {} : { negotiation: plan.negotiation }),
     });
+    warnUnmetDigests(plan, session.params, ctx);
     return {
       session,
       close: async () => {

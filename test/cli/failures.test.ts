@@ -14,7 +14,7 @@ let served: TestTarget;
 let dir: string;
 
 beforeAll(async () => {
-  served = await startTarget({ chap: { user: USER, secret: SECRET } });
+  served = await startTarget({ chap: { user: USER, secret: SECRET }, digests: false });
   dir = await mkdtemp(join(tmpdir(), 'iser-cli-fail-'));
 });
 
@@ -99,6 +99,14 @@ describe('connection and login failures exit 2', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${2048 * 512}\n`);
+  });
+
+  it('says so when the target refuses a digest the user insisted on', async () => {
+    const url = served.url(1, `${USER}%${SECRET}`);
+    const run = await iser(['readcap', '--size', '--header-digest', 'crc32c', url]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('note: the target refused HeaderDigest=CRC32C; running with HeaderDigest=None\n');
+    expect((await iser(['readcap', '--size', '--header-digest', 'crc32c-none', url])).stderr).toBe('');
   });
 
   it('refuses CHAP given twice (exit 1)', async () => {

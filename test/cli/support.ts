@@ -66,13 +66,19 @@ export interface TestTarget {
 export const LUN_BLOCKS = [16384, 2048] as const;
 
 /** Starts our target on 127.0.0.1, port 0. */
-export async function startTarget(options: { readonly chap?: ChapAccount } = {}): Promise<TestTarget> {
+export async function startTarget(
+  options: { readonly chap?: ChapAccount; readonly digests?: boolean } = {},
+): Promise<TestTarget> {
   const target = await IscsiTarget.listen(
     {
       targets: [
         {
           name: TEST_IQN,
           luns: LUN_BLOCKS.map((blocks, lun) => ({ lun, backend: new MemoryBackend(blocks) })),
+          // Digests when the initiator asks for them (the target's default is None only).
+          ...(options.digests === false
+            ? {}
+            : { negotiation: { headerDigest: ['None', 'CRC32C'], dataDigest: ['None', 'CRC32C'] } }),
           ...(options.chap === undefined ? {} : { chap: { accounts: [options.chap] } }),
         },
       ],

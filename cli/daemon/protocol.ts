@@ -1,0 +1,79 @@
+/**
+ * The daemon's control protocol: one JSON object per line over a unix socket, a request from `iser ctl` and one
+ * response from `iser daemon`. Requests are checked with zod; anything else gets an error reply, never a crash.
+ */
+import { z } from 'zod';
+
+/** Longest request line accepted (bytes); a longer one is refused and the connection closed. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+const name = z.string().min(1).max(223);
+
+/** `-A`: log in to a target and export its LUNs over NBD. */
+export const AddRequest = z.strictObject({
+  op: z.literal('add'),
+  target: name,
+  portal: z.string().min(1).max(300),
+  transport: z.enum(['tcp', 'iser']).default('tcp'),
+  user: z.string().min(1).max(255).optional(),
+  secret: z.string().min(1).max(255).optional(),
+  nickname: z.string().min(1).max(64).optional(),
+  initiatorName: name.optional(),
+});
+
+/** `-R`: log out of one target, a nickname, or everything. */
+export const RemoveRequest = z.strictObject({
+  op: z.literal('remove'),
+  target: name.optional(),
+  nickname: z.string().min(1).max(64).optional(),
+  all: z.boolean().optional(),
+});
+
+/** `-L`: list sessions. */
+export const ListRequest = z.strictObject({ op: z.literal('list'), verbose: z.boolean().optional() });
+
+/** Any request. */
+export const Request = z.discriminatedUnion('op', [AddRequest, RemoveRequest, ListRequest]);
+export type Request = z.infer<typeof Request>;
+export type AddRequest = z.infer<typeof AddRequest>;
+
+/** One LUN of a session, with where its NBD export is served. */
+export interface LunInfo {
+  readonly lun: number;
+  readonly blocks: string;
+  readonly blockSize: number;
+  readonly nbd: string;
+}
+
+/** One session the daemon holds. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly target: string;
+  readonly portal: string;
+  readonly transport: 'tcp' | 'iser';
+  readonly nickname?: string;
+  readonly state: string;
+  readonly luns: readonly LunInfo[];
+  /** Negotiated keys (only with verbose). */
+  readonly keys?: Readonly<Record<string, string>>;
+}
+
+/** Stable codes of error replies. */
+export type DaemonReplyCode =
+  | 'ERR_DAEMON_BAD_REQUEST'
+  | 'ERR_DAEMON_NO_SESSION'
+  | 'ERR_DAEMON_EXISTS'
+  | 'ERR_DAEMON_ISER_UNAVAILABLE'
+  | 'ERR_DAEMON_LOGIN'
+  | 'ERR_DAEMON_INTERNAL';
+
+/** A response. `exitCode` is what `iser ctl` ends with on an error. */
+export type Response =
+  | { readonly ok: true; readonly sessions: readonly SessionInfo[] }
+  | { readonly ok: false; readonly code: DaemonReplyCode; readonly message: string; readonly exitCode: number };
+
+/** Checks a response line as ctl reads it (the daemon is trusted less than fully: shape only). */
+export const ResponseShape = z.union([
+  z.object({ ok: z.literal(true), sessions: z.array(z.looseObject({})) }),
+  z.object({ ok: z.literal(false), code: z.string(), message: z.string(), exitCode: z.number().int() }),
+]);
