@@ -121,12 +121,25 @@ export class RunContext {
   readonly #sessions = new Set<Session>();
   readonly #raw = new Set<RawConnection>();
   readonly #notes: string[];
+  readonly #counts: Map<string, number>;
 
-  constructor(suite: SuiteContext, exchange: Exchange, label: string, notes: string[]) {
+  constructor(
+    suite: SuiteContext,
+    exchange: Exchange,
+    label: string,
+    notes: string[],
+    counts = new Map<string, number>(),
+  ) {
     this.suite = suite;
     this.exchange = exchange;
     this.random = seededSource(`${suite.seed}:${label}`);
     this.#notes = notes;
+    this.#counts = counts;
+  }
+
+  /** Counts something the property exercised (reported as a note: what the runs really covered). */
+  count(label: string, n = 1): void {
+    this.#counts.set(label, (this.#counts.get(label) ?? 0) + n);
   }
 
   get target(): ConformanceTarget {
@@ -161,6 +174,15 @@ export class RunContext {
   /** Waits `ms` of scheduler time. */
   sleep(ms: number): Promise<void> {
     return sleep(ms, this.scheduler);
+  }
+
+  /** Resolves once `condition` holds (checked every `stepMs` of scheduler time); false if `ms` passed first. */
+  async until(condition: () => boolean, ms: number, stepMs = 1): Promise<boolean> {
+    for (let waited = 0; !condition(); waited += stepMs) {
+      if (waited >= ms) return false;
+      await this.sleep(stepMs);
+    }
+    return true;
   }
 
   /** A fresh ISID (type Random) from the run's seed. */

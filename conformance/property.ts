@@ -55,8 +55,12 @@ export interface CheckParameters {
   readonly numRuns: number;
   readonly path?: string;
   readonly replayPath?: string;
-  /** Stop generating new inputs (and shrinking) after this many ms of wall-clock time. */
-  readonly timeLimitMs: number;
+  /**
+   * Wall-clock time (ms since the epoch) after which inputs are no longer run (they pass unrun, so shrinking ends
+   * with the smallest counterexample found so far). Checked between runs: a run in progress always finishes, so
+   * two runs never overlap (fast-check's own time limit abandons a run mid-way).
+   */
+  readonly deadline: number;
   /** Wraps each run (starts and ends its exchange, drives the clock, closes its sessions). */
   readonly wrap: (run: (context: RunContext) => Promise<void>) => Promise<void>;
 }
@@ -96,23 +100,28 @@ export function defineProperty<T>(spec: PropertySpec<T>): ConformanceProperty {
     needsLun: spec.needsLun ?? true,
     skip: (suite) => spec.skip?.(suite),
     async check(suite, params) {
+      let executed = 0;
+      let cut = false;
       const property = fc.asyncProperty(spec.arbitrary(suite, params.replayPath), async (input) => {
+        if (Date.now() >= params.deadline) {
+          cut = true;
+          return;
+        }
+        executed += 1;
         await params.wrap((run) => spec.check(run, input));
       });
       const details = await fc.check(property, {
         seed: params.seed,
         numRuns: params.numRuns,
         ...(params.path === undefined ? {} : { path: params.path }),
-        interruptAfterTimeLimit: params.timeLimitMs,
-        markInterruptAsFailure: false,
       });
       const input = details.counterexample?.[0];
       const text = details.counterexample === null || input === undefined ? undefined : fc.stringify(input);
       const replay = text === undefined ? undefined : /replayPath="([^"]*)"/.exec(text)?.[1];
       return {
         failed: details.failed,
-        interrupted: details.interrupted,
-        numRuns: details.numRuns,
+        interrupted: cut,
+        numRuns: details.failed ? details.numRuns : executed,
         numShrinks: details.numShrinks,
         seed: details.seed,
         path: details.counterexamplePath ?? undefined,

@@ -123,10 +123,14 @@ async function runProperty(
     title: property.title,
   };
   const notes: string[] = [];
+  const counts = new Map<string, number>();
   const done = (rest: Omit<PropertyResult, keyof typeof base | 'durationMs' | 'notes'>): PropertyResult => ({
     ...base,
     ...rest,
-    notes,
+    notes:
+      counts.size === 0
+        ? notes
+        : [...notes, `exercised: ${[...counts].map(([label, n]) => `${label} ×${n}`).join(', ')}`],
     durationMs: Date.now() - started,
   });
   if (property.needsLun && suite.facts === undefined) {
@@ -158,7 +162,7 @@ async function runProperty(
     numRuns: replay === undefined ? property.runs : 1,
     ...(replay === undefined ? {} : { path: replay.path }),
     ...(replay?.replayPath === undefined ? {} : { replayPath: replay.replayPath }),
-    timeLimitMs: shareMs,
+    deadline: started + shareMs,
     wrap: async (body) => {
       runNumber += 1;
       options.onProgress?.({ type: 'run', id: property.id, run: runNumber });
@@ -166,7 +170,7 @@ async function runProperty(
       suite.current = exchange;
       suite.proxy?.begin();
       const capture = target.capture?.start();
-      const run = new RunContext(suite, exchange, `${property.id}:${runNumber}`, notes);
+      const run = new RunContext(suite, exchange, `${property.id}:${runNumber}`, notes, counts);
       let failure: unknown;
       let failed = false;
       try {

@@ -244,17 +244,19 @@ class AbortedWriteCommand implements DataCommand {
   }
   async run(model: DataModel, real: DataReal): Promise<void> {
     const contents = LunModel.contents(model.lun.newWrite(), this.blocks);
-    let completed = false;
-    const subscription: Subscription = real.lun.write(real.region.firstLba + this.lba, bytesOf(contents, model.facts.blockSize)).subscribe({
-      complete: () => {
-        completed = true;
-      },
-      error: () => undefined,
-    });
+    const outcome = { completed: false };
+    const subscription: Subscription = real.lun
+      .write(real.region.firstLba + this.lba, bytesOf(contents, model.facts.blockSize))
+      .subscribe({
+        complete: () => {
+          completed = true;
+        },
+        error: () => undefined,
+      });
     if (this.delayMs > 0) await real.run.sleep(this.delayMs);
     subscription.unsubscribe();
     await abortBarrier(real);
-    if (completed) model.lun.write(this.lba, contents);
+    if (outcome.completed) model.lun.write(this.lba, contents);
     else model.lun.abortedWrite(this.lba, contents);
     await checkedRead(model, real, this.lba, this.blocks, `${this.toString()} read back`);
   }
