@@ -28,7 +28,13 @@ export interface NbdServerOptions {
 }
 
 /** Something that happened on the server. */
-export type NbdServerEvent = NbdConnectionEvent;
+export type NbdServerEvent =
+  | NbdConnectionEvent
+  | {
+      /** A listening socket failed after it was set up (e.g. out of file descriptors); it keeps listening. */
+      readonly type: 'listener-error';
+      readonly message: string;
+    };
 
 /** Where to listen: a unix socket path, or a TCP port (host default 127.0.0.1; port 0 picks a free one). */
 export type NbdListenAddress = { readonly path: string } | { readonly host?: string; readonly port: number };
@@ -110,6 +116,11 @@ export class NbdServer {
         reject(new NbdServerError('ERR_NBD_LISTEN', `cannot listen on ${where}: ${cause.message}`, { cause }));
       });
       const onListening = (): void => {
+        // From now on an error must not go unhandled (it would crash the process): report it instead.
+        server.removeAllListeners('error');
+        server.on('error', (err: Error) => {
+          this.onEvent({ type: 'listener-error', message: err.message });
+        });
         const bound = server.address();
         if (bound === null || typeof bound === 'string') {
           resolve({ kind: 'unix', path: typeof bound === 'string' ? bound : 'path' in address ? address.path : '' });

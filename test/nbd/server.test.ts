@@ -331,6 +331,14 @@ describe('NbdServer transmission', () => {
     expect(bound).toMatchObject({ kind: 'tcp', host: '127.0.0.1' });
   });
 
+  it('reports listen failures as ERR_NBD_LISTEN', async () => {
+    const { server, path } = await serve({});
+    await expect(server.listen({ path })).rejects.toMatchObject({ code: 'ERR_NBD_LISTEN' });
+    await expect(server.listen({ path: join(dir, 'no', 'such', 'dir.sock') })).rejects.toMatchObject({
+      code: 'ERR_NBD_LISTEN',
+    });
+  });
+
   it('refuses bad exports and duplicate names', () => {
     const server = new NbdServer();
     servers.push(server);
