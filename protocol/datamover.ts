@@ -77,8 +77,9 @@ export interface DatamoverConnection {
   /**
    * Inbound PDUs the core must see, in order: everything except what the transport consumes itself
    * (Data-In and R2T at the initiator; Data-Out at the target). A status carried in a final Data-In
-   * is delivered as the equivalent SCSI Response. Errors with a transport error when the connection fails;
-   * completes when it closes.
+   * is delivered as the equivalent SCSI Response. A Data-Out the target transport refuses without failing the
+   * connection (iSCSI/TCP: out of DataSN order) is delivered for the core to Reject; that task's getData fails.
+   * Errors with a transport error when the connection fails; completes when it closes.
    */
   readonly pdus: Observable<Pdu>;
 

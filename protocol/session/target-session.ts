@@ -263,7 +263,9 @@ export class TargetSession {
         this.#reject(cid, pdu, RejectReason.ProtocolError, out);
         break;
       case 'scsi-data-out':
-        // The transport consumes Data-Out; one that reaches us belongs to no task it knows.
+        // The transport consumes Data-Out and passes on only one it refuses without dropping the connection (out of
+        // DataSN order: it fails that task's getData). We Reject it: a Reject advances StatSN (RFC 7143 §11.17.3).
+        this.#reject(cid, pdu, RejectReason.ProtocolError, out);
         break;
       case 'login-request':
         this.#reject(cid, pdu, RejectReason.ProtocolError, out);

@@ -14,7 +14,9 @@
  *
  * Failures: a framing error, a data digest error (ErrorRecoveryLevel 0 has no recovery for it) or a peer breaking a
  * data transfer rule errors `pdus` with a {@link TcpTransportError} and closes the socket; a target first answers
- * with a Reject where RFC 7143 gives a reason. A peer's FIN completes `pdus`; a reset errors it.
+ * with a Reject where RFC 7143 gives a reason. The exception is a Data-Out out of DataSN order: it fails only its
+ * task (its getData rejects with ERR_TCP_DATA_SEQUENCE) and is passed to the core, which Rejects it
+ * (target-tasks.ts). A peer's FIN completes `pdus`; a reset errors it.
  */
 import type { Socket } from 'node:net';
 import { asyncScheduler, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
@@ -399,9 +401,13 @@ export class TcpConnection implements DatamoverConnection {
       case 'r2t':
         this.onR2t(pdu, header);
         return;
-      case 'scsi-data-out':
-        this.sendR2ts(this.enabledTargetTasks(header).dataOut(pdu, header));
+      case 'scsi-data-out': {
+        const { issue, refused } = this.enabledTargetTasks(header).dataOut(pdu, header);
+        this.sendR2ts(issue);
+        // Out of DataSN order: only its task fails. The core answers the Reject, as a Reject advances StatSN.
+        if (refused !== undefined) this.deliver(pdu);
         return;
+      }
       case 'scsi-command':
         this.enabledTargetTasks(header).addCommand(pdu, header);
         break;

@@ -23,8 +23,13 @@ export type TcpTransportErrorCode =
   | 'ERR_TCP_FRAMING'
   /** A data digest did not match; at ErrorRecoveryLevel 0 the connection is dropped. */
   | 'ERR_TCP_DATA_DIGEST'
-  /** The peer broke a data transfer rule (unknown ITT or TTT, offset outside the buffer, DataSN gap, ...). */
+  /** The peer broke a data transfer rule (unknown ITT or TTT, offset outside the buffer, Data-In DataSN gap, ...). */
   | 'ERR_TCP_PROTOCOL'
+  /**
+   * getData (target): a Data-Out of the task came out of DataSN order; the task's data-out is lost (ErrorRecoveryLevel
+   * 0), the PDU is rejected and the connection stays up.
+   */
+  | 'ERR_TCP_DATA_SEQUENCE'
   /** A data transfer was asked for before `enable()`. */
   | 'ERR_TCP_NOT_ENABLED'
   /** The operation belongs to the other role (e.g. `putData` on an initiator connection). */

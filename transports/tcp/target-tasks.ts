@@ -5,8 +5,16 @@
  *
  * Memory is bounded by what the core asks for: unsolicited data is at most FirstBurstLength per task (the command
  * window bounds the tasks), and solicited Data-Out is accepted only for an outstanding R2T and only up to its
- * length. Hostile Data-Out (unknown ITT or TTT, DataSN or offset out of order, beyond the R2T, wrong F bit) throws
+ * length. Hostile Data-Out (unknown ITT or TTT, offset out of order, beyond the R2T, wrong F bit) throws
  * ERR_TCP_PROTOCOL; data for a task or R2T retired a moment ago is dropped quietly.
+ *
+ * A Data-Out out of DataSN order breaks only its task. At the target it implies a lost data PDU (RFC 7143 §7.9),
+ * and ErrorRecoveryLevel 0 has no recovery R2T, so the task is terminated (§7.8): {@link TargetTasks.dataOut}
+ * refuses the PDU for the core to Reject (a Reject advances StatSN, §11.17.3, which the core owns), no more R2Ts are
+ * issued for the task, the rest of its Data-Out is discarded (no second Reject) up to the F bit of each sequence
+ * still open, and once the initiator has sent every sequence it owed (the F bit of the unsolicited sequence and of
+ * each outstanding R2T: §11.4.2, §11.17.1) the task's getData requests fail with ERR_TCP_DATA_SEQUENCE. The core
+ * then ends the command in CHECK CONDITION, and the connection stays up.
  *
  * Data PDUs are expected in order (DataPDUInOrder=Yes): it is the default, the key's result is OR, and this stack
  * always declares Yes, so a peer can only get No if the local configuration asked for it.
@@ -62,6 +70,13 @@ export interface TargetTask {
   readonly unsolicited: Buffer[];
   unsolicitedReceived: number;
   unsolicitedDataSN: number;
+  /** The initiator still owes unsolicited Data-Out: the command had F=0 and the sequence's F bit has not come. */
+  unsolicitedOpen: boolean;
+  /**
+   * Set by the task's first DataSN error: its data-out is lost, its later Data-Out is discarded up to each open
+   * sequence's F bit, and every getData fails with this.
+   */
+  failure: TcpTransportError | undefined;
   /** Next DataSN of a Data-In or R2TSN of an R2T (one counter: RFC 7143 §11.7.5). */
   dataSN: number;
   /** End of the last Data-In sent. */
@@ -70,6 +85,19 @@ export interface TargetTask {
   readonly queued: R2tRecord[];
   outstanding: number;
 }
+
+/** What {@link TargetTasks.dataOut} made of a Data-Out. */
+export interface DataOutResult {
+  /** R2Ts that may be issued now (a completed R2T freed a slot). */
+  readonly issue: readonly R2tRecord[];
+  /**
+   * Set when the PDU broke its sequence's DataSN order: the PDU goes to the core, which answers Reject (Protocol
+   * Error); the task fails as the file comment says, and the connection stays up.
+   */
+  readonly refused?: TcpTransportError;
+}
+
+const NOTHING: DataOutResult = { issue: [] };
 
 /** Every task a target connection knows. */
 export class TargetTasks {
@@ -110,6 +138,8 @@ export class TargetTasks {
       unsolicited: [...pdu.data],
       unsolicitedReceived: immediateLength,
       unsolicitedDataSN: 0,
+      unsolicitedOpen: end > immediateLength,
+      failure: undefined,
       dataSN: 0,
       dataInEnd: 0,
       requests: new Set(),
@@ -127,27 +157,31 @@ export class TargetTasks {
   }
 
   /**
-   * Takes a Data-Out. Returns the R2Ts that may now be issued (a completed R2T frees a slot). Throws
-   * ERR_TCP_PROTOCOL for hostile PDUs; drops data for tasks and R2Ts retired a moment ago.
+   * Takes a Data-Out. Throws ERR_TCP_PROTOCOL for hostile PDUs; drops data for tasks and R2Ts retired a moment ago;
+   * refuses (without throwing) one out of DataSN order.
    */
-  dataOut(pdu: ScsiDataOutPdu, header: Buffer): R2tRecord[] {
+  dataOut(pdu: ScsiDataOutPdu, header: Buffer): DataOutResult {
     const task = this.tasks.get(pdu.itt);
     if (task === undefined) {
-      if (this.retiredItts.has(pdu.itt)) return [];
+      if (this.retiredItts.has(pdu.itt)) return NOTHING;
       throw protocolError(`Data-Out for unknown ITT 0x${hex(pdu.itt)}`, header, RejectReason.InvalidPduField);
     }
     const length = totalLength(pdu.data);
-    if (pdu.ttt === RESERVED_TAG) {
-      this.unsolicitedDataOut(task, pdu, length, header);
-      return [];
-    }
+    if (pdu.ttt === RESERVED_TAG) return this.unsolicitedDataOut(task, pdu, length, header);
     const record = this.r2ts.get(pdu.ttt);
     if (record?.task !== task) {
-      if (this.retiredTtts.has(pdu.ttt)) return [];
+      if (this.retiredTtts.has(pdu.ttt)) return NOTHING;
       throw protocolError(`Data-Out for unknown TTT 0x${hex(pdu.ttt)}`, header, RejectReason.InvalidPduField);
     }
+    if (task.failure !== undefined) {
+      if (pdu.final) this.endBrokenR2t(record);
+      return NOTHING;
+    }
     if (pdu.dataSN !== record.nextDataSN) {
-      throw protocolError(`Data-Out DataSN ${pdu.dataSN} where ${record.nextDataSN} was expected`, header);
+      const error = sequenceError(`Data-Out DataSN ${pdu.dataSN} where ${record.nextDataSN} was expected`, header);
+      this.breakTask(task, error);
+      if (pdu.final) this.endBrokenR2t(record);
+      return { issue: [], refused: error };
     }
     const expectedOffset = record.offset + record.received;
     if (pdu.bufferOffset !== expectedOffset) {
@@ -163,11 +197,12 @@ export class TargetTasks {
     record.chunks.push(...pdu.data.filter((c) => c.length > 0));
     record.received += length;
     record.nextDataSN = serialAdd(record.nextDataSN, 1);
-    if (!completes) return [];
+    if (!completes) return NOTHING;
     this.r2ts.delete(record.ttt);
     task.outstanding--;
     this.settle(record.request);
-    return this.issuable(task);
+    this.failIfQuiet(task);
+    return { issue: this.issuable(task) };
   }
 
   /**
@@ -183,7 +218,9 @@ export class TargetTasks {
     const end = offset + length;
     const unsolicitedUntil = Math.max(offset, Math.min(end, task.unsolicitedEnd));
     const full: DataRequest = { ...callbacks, task, offset, length, unsolicitedUntil, r2ts: [] };
-    for (const range of r2tRanges(this.params, unsolicitedUntil, end - unsolicitedUntil)) {
+    // A broken task asks for nothing more: the request fails once the initiator has sent what it owed.
+    const ranges = task.failure === undefined ? r2tRanges(this.params, unsolicitedUntil, end - unsolicitedUntil) : [];
+    for (const range of ranges) {
       const record: R2tRecord = {
         task,
         request: full,
@@ -200,6 +237,7 @@ export class TargetTasks {
     }
     task.requests.add(full);
     this.settle(full);
+    this.failIfQuiet(task);
     return { request: full, issue: this.issuable(task) };
   }
 
@@ -210,7 +248,9 @@ export class TargetTasks {
     this.retire(request);
     request.cancelTimer();
     request.reject(error);
-    return this.tasks.get(task.itt) === task ? this.issuable(task) : [];
+    if (this.tasks.get(task.itt) !== task) return [];
+    this.failIfQuiet(task);
+    return this.issuable(task);
   }
 
   /** Forgets a task; its pending requests fail with `error`. */
@@ -236,6 +276,7 @@ export class TargetTasks {
   private issuable(task: TargetTask): R2tRecord[] {
     const maxOutstanding = Math.max(1, this.params.maxOutstandingR2T);
     const out: R2tRecord[] = [];
+    if (task.failure !== undefined) return out;
     while (task.outstanding < maxOutstanding) {
       const record = task.queued.shift();
       if (record === undefined) break;
@@ -249,12 +290,22 @@ export class TargetTasks {
     return out;
   }
 
-  private unsolicitedDataOut(task: TargetTask, pdu: ScsiDataOutPdu, length: number, header: Buffer): void {
+  private unsolicitedDataOut(task: TargetTask, pdu: ScsiDataOutPdu, length: number, header: Buffer): DataOutResult {
+    if (!task.unsolicitedOpen) {
+      throw protocolError('unsolicited Data-Out after its sequence ended (or with none owed)', header);
+    }
+    if (task.failure !== undefined) {
+      if (pdu.final) this.endBrokenUnsolicited(task);
+      return NOTHING;
+    }
     if (pdu.dataSN !== task.unsolicitedDataSN) {
-      throw protocolError(
+      const error = sequenceError(
         `unsolicited Data-Out DataSN ${pdu.dataSN} where ${task.unsolicitedDataSN} was expected`,
         header,
       );
+      this.breakTask(task, error);
+      if (pdu.final) this.endBrokenUnsolicited(task);
+      return { issue: [], refused: error };
     }
     if (pdu.bufferOffset !== task.unsolicitedReceived) {
       throw protocolError(
@@ -272,13 +323,49 @@ export class TargetTasks {
     task.unsolicited.push(...pdu.data.filter((c) => c.length > 0));
     task.unsolicitedReceived = end;
     task.unsolicitedDataSN = serialAdd(task.unsolicitedDataSN, 1);
+    if (pdu.final) task.unsolicitedOpen = false;
     for (const request of [...task.requests]) this.settle(request);
+    this.failIfQuiet(task);
+    return NOTHING;
+  }
+
+  /** A DataSN error: the task's data-out is lost; its queued R2Ts are dropped (none is issued any more). */
+  private breakTask(task: TargetTask, error: TcpTransportError): void {
+    task.failure = error;
+    task.queued.length = 0;
+  }
+
+  /** The F bit of an R2T sequence of a broken task: the R2T is over (later Data-Out for it is dropped). */
+  private endBrokenR2t(record: R2tRecord): void {
+    const task = record.task;
+    this.r2ts.delete(record.ttt);
+    this.retiredTtts.add(record.ttt);
+    task.outstanding--;
+    this.failIfQuiet(task);
+  }
+
+  /** The F bit of the unsolicited sequence of a broken task. */
+  private endBrokenUnsolicited(task: TargetTask): void {
+    task.unsolicitedOpen = false;
+    this.failIfQuiet(task);
+  }
+
+  /** Fails a broken task's requests once the initiator owes it no more Data-Out (RFC 7143 §11.4.2). */
+  private failIfQuiet(task: TargetTask): void {
+    const failure = task.failure;
+    if (failure === undefined || task.unsolicitedOpen || task.outstanding > 0) return;
+    for (const request of [...task.requests]) {
+      task.requests.delete(request);
+      this.retire(request);
+      request.cancelTimer();
+      request.reject(failure);
+    }
   }
 
   /** Resolves `request` if every byte of it is in. */
   private settle(request: DataRequest): void {
     const task = request.task;
-    if (!task.requests.has(request)) return;
+    if (!task.requests.has(request) || task.failure !== undefined) return;
     const needsUnsolicited = request.unsolicitedUntil > request.offset;
     if (needsUnsolicited && task.unsolicitedReceived < request.unsolicitedUntil) return;
     if (request.r2ts.some((r) => r.received < r.length)) return;
@@ -322,6 +409,14 @@ function protocolError(
   rejectReason: RejectReason = RejectReason.ProtocolError,
 ): TcpTransportError {
   return new TcpTransportError('ERR_TCP_PROTOCOL', message, { rejectReason, header: Buffer.from(header) });
+}
+
+/** A Data-Out out of DataSN order: the PDU is rejected with Protocol Error, its task fails with this. */
+function sequenceError(message: string, header: Buffer): TcpTransportError {
+  return new TcpTransportError('ERR_TCP_DATA_SEQUENCE', message, {
+    rejectReason: RejectReason.ProtocolError,
+    header: Buffer.from(header),
+  });
 }
 
 function hex(n: number): string {

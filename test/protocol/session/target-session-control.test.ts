@@ -5,6 +5,7 @@ import {
   LogoutResponse,
   RejectReason,
   RESERVED_TAG,
+  type Pdu,
   type SnackRequestPdu,
 } from '../../../protocol/pdu/index.js';
 import { ScsiStatus } from '../../../protocol/scsi/status.js';
@@ -246,6 +247,36 @@ describe('target session: what may not come', () => {
     const actions = session.receive(CID, snack);
     expect(sentOf(actions, 'reject').map((r) => r.reason)).toEqual([RejectReason.ProtocolError]);
     expect((sentOf(actions, 'reject')[0]?.data[0]?.[0] ?? 0) & 0x3f).toBe(0x10);
+  });
+
+  it('rejects a Data-Out the transport passes on (out of DataSN order) with Protocol Error, taking a StatSN', () => {
+    const { session } = makeSession();
+    const dataOut: Pdu = {
+      kind: 'scsi-data-out',
+      final: true,
+      lun: 0n,
+      itt: 7,
+      ttt: 0x99,
+      expStatSN: FIRST_STATSN,
+      dataSN: 27,
+      bufferOffset: 0,
+      data: [Buffer.alloc(512)],
+    };
+    const reject = sentOf(session.receive(CID, dataOut), 'reject');
+    expect(reject.map((r) => [r.reason, r.statSN])).toEqual([[RejectReason.ProtocolError, FIRST_STATSN]]);
+    expect((reject[0]?.data[0]?.[0] ?? 0) & 0x3f).toBe(0x05);
+    // The Reject advanced StatSN (RFC 7143 §11.17.3): the next status takes the one after it.
+    const nop = session.receive(CID, {
+      kind: 'nop-out',
+      immediate: true,
+      lun: 0n,
+      itt: 9,
+      ttt: RESERVED_TAG,
+      cmdSN: 1,
+      expStatSN: FIRST_STATSN,
+      data: [],
+    });
+    expect(sentOf(nop, 'nop-in')[0]?.statSN).toBe(FIRST_STATSN + 1);
   });
 
   it('rejects a target opcode sent by the initiator (command not supported)', () => {

@@ -553,10 +553,10 @@ describe('TcpConnection: hostile peers', () => {
     await expectFailure(inbox, 'ERR_TCP_PROTOCOL');
   });
 
-  it('Data-Out overrunning its R2T, or with a DataSN gap: ERR_TCP_PROTOCOL', async () => {
+  it('Data-Out overrunning its R2T, at the wrong offset, or with a wrong F bit: ERR_TCP_PROTOCOL', async () => {
     for (const bad of [
       (ttt: number) => dataOut(1, { ttt, data: [Buffer.alloc(600)] }),
-      (ttt: number) => dataOut(1, { ttt, dataSN: 1, final: false, data: [Buffer.alloc(100)] }),
+      (ttt: number) => dataOut(1, { ttt, bufferOffset: 100, final: false, data: [Buffer.alloc(100)] }),
       (ttt: number) => dataOut(1, { ttt, final: false, data: [Buffer.alloc(512)] }),
     ]) {
       const { target, raw, inbox } = await writeInFlight(
