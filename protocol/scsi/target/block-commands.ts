@@ -31,6 +31,7 @@ import {
   parameterListLengthError,
 } from './conditions.js';
 import type { ScsiResponse } from './types.js';
+import { PROVISIONING } from './unit-config.js';
 import type { Invocation, UnitContext } from './unit-context.js';
 
 const GOOD: ScsiResponse = { status: ScsiStatus.Good };
@@ -195,7 +196,7 @@ export async function compareAndWrite(
   return GOOD;
 }
 
-/** WRITE SAME(10/16): one block (or zeros with NDOB) repeated; with UNMAP, zeros are unmapped instead. */
+/** WRITE SAME(10/16): one block (or zeros with NDOB) repeated; with UNMAP, the range is unmapped instead. */
 export async function writeSame(unit: UnitContext, call: Invocation, cdb: WriteSameCdb): Promise<ScsiResponse> {
   checkNoProtection(cdb.protect);
   if (cdb.anchor) throw invalidFieldInCdb(1, 4); // ANC_SUP = 0
@@ -213,8 +214,12 @@ export async function writeSame(unit: UnitContext, call: Invocation, cdb: WriteS
   const block = cdb.ndob ? Buffer.alloc(blockSize) : concatChunks(await call.dataOut(blockSize));
   const release = await unit.locks.acquire(lba, blocks, true);
   try {
-    // Unmapped blocks read as zeros (LBPRZ), so only an all-zero pattern may be unmapped instead of written.
-    if (cdb.unmap && block.every((b) => b === 0)) {
+    // SBC-3 (WRITE SAME, UNMAP bit): a device server with logical block provisioning management (LBPME) that
+    // reports LBPWS (16) / LBPWS10 (10) unmaps the range whatever the pattern; the blocks then read as zeros
+    // (LBPRZ), not as the pattern. Linux LIO does the same, and libiscsi's WriteSame10/16.UnmapUntilEnd write
+    // 0xFF blocks, WRITE SAME them with UNMAP and a 0xFF block, and expect zeros back.
+    const unmaps = PROVISIONING.lbpme && (cdb.cdbLength === 10 ? PROVISIONING.lbpws10 : PROVISIONING.lbpws);
+    if (cdb.unmap && unmaps) {
       await medium('write', () => unit.backend.unmap([{ lba, blocks }]));
       return GOOD;
     }

@@ -29,7 +29,7 @@ import {
 import { invalidFieldInCdb } from './conditions.js';
 import type { ScsiNexus } from './types.js';
 import type { UnitContext } from './unit-context.js';
-import { naaDesignator, type UnitIdentity } from './unit-config.js';
+import { naaDesignator, PROVISIONING, type UnitIdentity } from './unit-config.js';
 
 /** VPD pages served, in ascending order (iscsi-test-cu checks the order). */
 const SUPPORTED_VPD_PAGES = [
@@ -172,10 +172,10 @@ export function inquiryData(unit: UnitContext, nexus: ScsiNexus, cdb: InquiryCdb
     case VpdPage.LogicalBlockProvisioning:
       return encodeLogicalBlockProvisioning({
         thresholdExponent: 0,
-        lbpu: true,
-        lbpws: true,
-        lbpws10: true,
-        lbprz: true,
+        lbpu: PROVISIONING.lbpu,
+        lbpws: PROVISIONING.lbpws,
+        lbpws10: PROVISIONING.lbpws10,
+        lbprz: PROVISIONING.lbprz,
         anchorSupported: false,
         dp: false,
         // Thin when the backend can say what is mapped; otherwise unmapping is zeroing (resource provisioned).

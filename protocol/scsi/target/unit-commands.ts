@@ -44,6 +44,7 @@ import {
 } from './conditions.js';
 import { ModePages } from './mode-pages.js';
 import type { ScsiResponse } from './types.js';
+import { PROVISIONING } from './unit-config.js';
 import type { Invocation, UnitContext } from './unit-context.js';
 
 const GOOD: ScsiResponse = { status: ScsiStatus.Good };
@@ -72,8 +73,8 @@ export function readCapacity16(unit: UnitContext, cdb: ReadCapacity16Cdb): ScsiR
     protectionEnabled: false,
     protectionIntervalExponent: 0,
     lbppbe: 0,
-    lbpme: true,
-    lbprz: true,
+    lbpme: PROVISIONING.lbpme,
+    lbprz: PROVISIONING.lbprz,
     lowestAlignedLba: 0,
   });
   return dataIn(data, cdb.allocationLength);

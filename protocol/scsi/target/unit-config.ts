@@ -38,6 +38,23 @@ export interface UnitLimits {
 
 let serialCounter = 0;
 
+/** Logical block provisioning as a unit reports it; {@link PROVISIONING} is what every unit reports. */
+export interface Provisioning {
+  /** LBPME (READ CAPACITY(16)): logical block provisioning management is enabled. */
+  readonly lbpme: boolean;
+  /** LBPU (VPD B2h): UNMAP is supported. */
+  readonly lbpu: boolean;
+  /** LBPWS (VPD B2h): WRITE SAME(16) with UNMAP=1 unmaps. */
+  readonly lbpws: boolean;
+  /** LBPWS10 (VPD B2h): WRITE SAME(10) with UNMAP=1 unmaps. */
+  readonly lbpws10: boolean;
+  /** LBPRZ (READ CAPACITY(16), VPD B2h): unmapped blocks read as zeros (the BlockBackend contract). */
+  readonly lbprz: boolean;
+}
+
+/** What every unit reports, and what the commands act on (WRITE SAME with UNMAP reads these). */
+export const PROVISIONING: Provisioning = { lbpme: true, lbpu: true, lbpws: true, lbpws10: true, lbprz: true };
+
 /** Fills in identity defaults (a fresh serial number per unit) and checks the strings. */
 export function resolveIdentity(identity: Partial<UnitIdentity> = {}): UnitIdentity {
   const resolved: UnitIdentity = {

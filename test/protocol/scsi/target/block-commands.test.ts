@@ -294,19 +294,25 @@ describe('WRITE SAME', () => {
     expect(await good(unit, cdb.read10({ lba: N - 2, blocks: 2 }))).toEqual(Buffer.concat([block, block]));
   });
 
-  it('unmaps a zero pattern with UNMAP (or NDOB), but writes a non-zero one', async () => {
+  it('with UNMAP, unmaps the range whatever the pattern (it reads back as zeros); without, writes the pattern', async () => {
     const { unit, backend } = await readyUnit(N);
-    await good(unit, cdb.write10({ lba: 0, blocks: 16 }), { dataOut: fill(16, 0xff) });
+    await good(unit, cdb.write10({ lba: 0, blocks: 20 }), { dataOut: fill(20, 0xff) });
     await good(unit, cdb.writeSame({ lba: 0, blocks: 4, unmap: true }), { dataOut: fill(1, 0) });
-    expect(await backend.mapping(0, 16)).toEqual({ mapped: false, blocks: 4 });
+    expect(await backend.mapping(0, 20)).toEqual({ mapped: false, blocks: 4 });
     const ndob = await run(unit, cdb.writeSame({ lba: 4, blocks: 4, unmap: true, ndob: true }));
     expect([ndob.status, ndob.pulls]).toEqual([ScsiStatus.Good, 0]);
-    expect(await backend.mapping(0, 16)).toEqual({ mapped: false, blocks: 8 });
-    await good(unit, cdb.writeSame({ cdbLength: 10, lba: 8, blocks: 4, unmap: true }), { dataOut: fill(1, 1) });
-    expect(await backend.mapping(8, 8)).toEqual({ mapped: true, blocks: 8 });
-    expect(await good(unit, cdb.read10({ lba: 0, blocks: 12 }))).toEqual(Buffer.concat([fill(8, 0), fill(4, 1)]));
-    await good(unit, cdb.writeSame({ lba: 12, blocks: 2, ndob: true }));
-    expect(await good(unit, cdb.read10({ lba: 12, blocks: 2 }))).toEqual(fill(2, 0));
+    expect(await backend.mapping(0, 20)).toEqual({ mapped: false, blocks: 8 });
+    // libiscsi's WriteSame10/16.UnmapUntilEnd: a 0xFF pattern with UNMAP (LBPWS10 and LBPWS) still unmaps.
+    await good(unit, cdb.writeSame({ cdbLength: 10, lba: 8, blocks: 4, unmap: true }), { dataOut: fill(1, 0xff) });
+    await good(unit, cdb.writeSame({ cdbLength: 16, lba: 12, blocks: 2, unmap: true }), { dataOut: fill(1, 7) });
+    expect(await backend.mapping(0, 20)).toEqual({ mapped: false, blocks: 14 });
+    expect(await good(unit, cdb.read10({ lba: 0, blocks: 15 }))).toEqual(Buffer.concat([fill(14, 0), fill(1, 0xff)]));
+    // UNMAP=0 writes, even zeros.
+    await good(unit, cdb.writeSame({ cdbLength: 10, lba: 14, blocks: 2 }), { dataOut: fill(1, 1) });
+    await good(unit, cdb.writeSame({ lba: 16, blocks: 2 }), { dataOut: fill(1, 0) });
+    await good(unit, cdb.writeSame({ lba: 18, blocks: 2, ndob: true }));
+    expect(await backend.mapping(14, 6)).toEqual({ mapped: true, blocks: 6 });
+    expect(await good(unit, cdb.read10({ lba: 14, blocks: 6 }))).toEqual(Buffer.concat([fill(2, 1), fill(4, 0)]));
   });
 
   it('takes 0 blocks to mean "to the end", within MAXIMUM WRITE SAME LENGTH', async () => {

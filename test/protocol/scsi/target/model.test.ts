@@ -118,22 +118,31 @@ class WriteSame implements Command {
     readonly byte: number,
     readonly unmap: boolean,
     readonly ndob: boolean,
+    readonly cdbLength: 10 | 16,
   ) {}
   check = (): boolean => true;
   async run(model: Model, real: Real): Promise<void> {
     const block = Buffer.alloc(BS, this.ndob ? 0 : this.byte);
     const outcome = await run(
       real.unit,
-      cdb.writeSame({ lba: this.lba, blocks: this.blocks, unmap: this.unmap, ndob: this.ndob }),
+      cdb.writeSame({
+        cdbLength: this.ndob ? 16 : this.cdbLength,
+        lba: this.lba,
+        blocks: this.blocks,
+        unmap: this.unmap,
+        ndob: this.ndob,
+      }),
       this.ndob ? {} : { dataOut: block },
     );
     expect(outcome.status).toBe(ScsiStatus.Good);
-    for (let b = this.lba; b < this.lba + this.blocks; b++) block.copy(model.data, b * BS);
-    // Zeros with UNMAP are unmapped; anything else is written.
-    model.mapped.fill(!(this.unmap && (this.ndob || this.byte === 0)), this.lba, this.lba + this.blocks);
+    // UNMAP=1 unmaps the range whatever the pattern (LBPWS/LBPWS10), and unmapped blocks read as zeros (LBPRZ);
+    // UNMAP=0 writes the pattern (zeros with NDOB).
+    if (this.unmap) model.data.fill(0, this.lba * BS, (this.lba + this.blocks) * BS);
+    else for (let b = this.lba; b < this.lba + this.blocks; b++) block.copy(model.data, b * BS);
+    model.mapped.fill(!this.unmap, this.lba, this.lba + this.blocks);
   }
   toString = (): string =>
-    `writeSame(${this.lba}, ${this.blocks}, ${this.byte}, unmap=${this.unmap}, ndob=${this.ndob})`;
+    `writeSame${this.ndob ? 16 : this.cdbLength}(${this.lba}, ${this.blocks}, ${this.byte}, unmap=${this.unmap}, ndob=${this.ndob})`;
 }
 
 class CompareAndWrite implements Command {
@@ -208,8 +217,14 @@ const commands = [
   fc.integer({ min: 2, max: 4 }).map((n) => new ReadBeyondEnd(n)),
   fc.array(range(6), { minLength: 1, maxLength: 3 }).map((ranges) => new Unmap(ranges)),
   fc
-    .tuple(range(12), fc.constantFrom(0, 0, 7, 255), fc.boolean(), fc.boolean())
-    .map(([r, byte, unmap, ndob]) => new WriteSame(r.lba, r.blocks, byte, unmap, ndob)),
+    .tuple(
+      range(12),
+      fc.constantFrom(0, 0, 7, 255),
+      fc.boolean(),
+      fc.boolean(),
+      fc.constantFrom(10 as const, 16 as const),
+    )
+    .map(([r, byte, unmap, ndob, length]) => new WriteSame(r.lba, r.blocks, byte, unmap, ndob, length)),
   fc
     .tuple(range(4), fc.option(fc.nat(), { nil: undefined }), fc.nat(255))
     .map(([r, flip, seed]) => new CompareAndWrite(r.lba, r.blocks, flip, seed)),
