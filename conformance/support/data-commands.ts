@@ -249,7 +249,7 @@ class AbortedWriteCommand implements DataCommand {
       .write(real.region.firstLba + this.lba, bytesOf(contents, model.facts.blockSize))
       .subscribe({
         complete: () => {
-          completed = true;
+          outcome.completed = true;
         },
         error: () => undefined,
       });
