@@ -272,7 +272,10 @@ export class TargetLogin {
     }
     const tag = config.portalGroupTag;
     if (!Number.isInteger(tag) || tag < 0 || tag > 0xffff) bad('portalGroupTag must be in 0..65535');
-    const first = config.initialStatSN ?? randomU32(this.#random, 'target');
+    // Random, but below 2^31: libiscsi 1.19 may start its StatSN at 0 and only moves it forward in serial
+    // arithmetic (lib/pdu.c), so a first StatSN 2^31 or more past 0 is never taken, its ExpStatSN stays at 1 and
+    // the connection is cut for unacknowledged statuses. tgt draws random() (31 bits) too.
+    const first = config.initialStatSN ?? randomU32(this.#random, 'target') >>> 1;
     if (!Number.isInteger(first) || first < 0 || first > 0xffffffff) bad('initialStatSN must be a 32-bit number');
     this.#statSN = first;
     const challenge = config.minPeerChallengeBytes ?? DEFAULT_MIN_PEER_CHALLENGE_BYTES;
