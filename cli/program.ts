@@ -9,6 +9,8 @@ import { debugStack, describeFailure } from './failure.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { ddCommand } from './commands/dd.js';
+import { ctlCommand } from './ctl/command.js';
+import { daemonCommand } from './daemon/command.js';
 import { inqCommand } from './commands/inq.js';
 import { lsCommand } from './commands/ls.js';
 import { perfCommand } from './commands/perf.js';
@@ -51,6 +53,8 @@ ${EXIT_CODES_HELP}`,
     ddCommand(ctx),
     perfCommand(ctx),
     targetCommand(ctx, exitCode),
+    daemonCommand(ctx, exitCode),
+    ctlCommand(ctx, exitCode),
   ]) {
     // addCommand, unlike command(), does not pass on exitOverride and the output settings: copy them.
     command.copyInheritedSettings(program);

@@ -1,0 +1,399 @@
+/**
+ * The iscsid role: holds iSCSI sessions (ERL 0 recovery and NOP keepalive are the Session's own), serves one NBD
+ * socket per session (an export per LUN), and answers `iser ctl` on an owner-only unix control socket.
+ */
+import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { login } from '../../protocol/initiator/login.js';
+import type { Session } from '../../protocol/initiator/session.js';
+import type { InitiatorAuthConfig } from '../../protocol/login/initiator-login.js';
+import type { DatamoverConnector } from '../../protocol/datamover.js';
+import { NbdServer } from '../../nbd/server.js';
+import { DEFAULT_INITIATOR_NAME } from '../connect-options.js';
+import { describeFailure } from '../failure.js';
+import { bounded, clearUnitAttention } from '../session.js';
+import { DaemonError } from './errors.js';
+import { LunBlockDevice } from './lun-device.js';
+import {
+  MAX_REQUEST_BYTES,
+  Request,
+  type AddRequest,
+  type LunInfo,
+  type Response,
+  type SessionInfo,
+} from './protocol.js';
+
+/** How long a control client may take to send its request line. */
+const REQUEST_IDLE_MS = 10_000;
+/** How long one SCSI command of the daemon's own (REPORT LUNS, READ CAPACITY) may take. */
+const COMMAND_TIMEOUT_MS = 10_000;
+/** Most sessions one daemon holds. */
+const MAX_SESSIONS = 256;
+
+/** Opens connections for a transport, or says why it cannot. */
+export interface TransportProviders {
+  readonly tcp: () => DatamoverConnector;
+  /** iSER: a connector, or undefined with `iserUnavailable` saying why. */
+  readonly iser?: () => DatamoverConnector;
+  readonly iserUnavailable?: string;
+}
+
+/** Options of {@link IscsiDaemon.start}. */
+export interface DaemonOptions {
+  readonly socketPath: string;
+  /** Where NBD sockets go (default: the control socket's directory). */
+  readonly nbdDir?: string;
+  readonly transports: TransportProviders;
+  /** Diagnostics (never a secret). */
+  readonly log?: (line: string) => void;
+}
+
+interface HeldSession {
+  readonly id: number;
+  readonly request: AddRequest;
+  readonly session: Session;
+  readonly nbd: NbdServer;
+  readonly nbdPath: string;
+  readonly luns: readonly LunInfo[];
+}
+
+/** The default control socket: `$XDG_RUNTIME_DIR/iser/iserd.sock`, else `/tmp/iser-<uid>/iserd.sock`. */
+export function defaultSocketPath(): string {
+  const runtime = process.env['XDG_RUNTIME_DIR'];
+  const uid = process.getuid?.() ?? 0;
+  return runtime !== undefined && runtime !== '' ? join(runtime, 'iser', 'iserd.sock') : `/tmp/iser-${uid}/iserd.sock`;
+}
+
+/** Whether something accepts connections on the unix socket `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(true); // something holds it but is slow: do not steal it
+    }, 2000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}
+
+/** Creates `dir` owner-only, or checks that an existing one is ours and not open to others. */
+async function ownerOnlyDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+    throw new DaemonError('ERR_DAEMON_SOCKET', `${dir} must be a directory owned by this user with mode 0700`);
+  }
+}
+
+/** A running daemon. */
+export class IscsiDaemon {
+  readonly #sessions = new Map<number, HeldSession>();
+  readonly #clients = new Set<Socket>();
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+  readonly #nbdDir: string;
+
+  private constructor(
+    private readonly options: DaemonOptions,
+    private readonly server: Server,
+  ) {
+    this.#nbdDir = options.nbdDir ?? dirname(options.socketPath);
+  }
+
+  /** Starts serving `options.socketPath`; throws ERR_DAEMON_RUNNING when another daemon already does. */
+  static async start(options: DaemonOptions): Promise<IscsiDaemon> {
+    const dir = dirname(options.socketPath);
+    await ownerOnlyDir(dir);
+    if (options.nbdDir !== undefined) await ownerOnlyDir(options.nbdDir);
+    const existing = await lstat(options.socketPath).catch(() => undefined);
+    if (existing !== undefined) {
+      if (!existing.isSocket()) {
+        throw new DaemonError('ERR_DAEMON_SOCKET', `${options.socketPath} exists and is not a socket`);
+      }
+      if (await answers(options.socketPath)) {
+        throw new DaemonError('ERR_DAEMON_RUNNING', `a daemon is already running on ${options.socketPath}`);
+      }
+      await rm(options.socketPath, { force: true }); // stale: its daemon died
+    }
+    const server = createServer();
+    const daemon = new IscsiDaemon(options, server);
+    server.on('connection', (socket) => {
+      daemon.#serve(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (cause: NodeJS.ErrnoException) => {
+        reject(
+          cause.code === 'EADDRINUSE'
+            ? new DaemonError('ERR_DAEMON_RUNNING', `a daemon is already running on ${options.socketPath}`)
+            : new DaemonError('ERR_DAEMON_SOCKET', `cannot listen on ${options.socketPath}: ${cause.message}`),
+        );
+      });
+      server.listen(options.socketPath, () => {
+        server.removeAllListeners('error');
+        server.on('error', (err) => {
+          options.log?.(`control socket: ${err.message}`);
+        });
+        resolve();
+      });
+    });
+    await chmod(options.socketPath, 0o600);
+    return daemon;
+  }
+
+  /** The control socket's path. */
+  get socketPath(): string {
+    return this.options.socketPath;
+  }
+
+  /** Logs every session out, stops every NBD export, removes the sockets. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => {
+          resolve();
+        });
+        for (const client of this.#clients) client.destroy();
+      });
+      await Promise.all([...this.#sessions.values()].map((held) => this.#drop(held)));
+      await rm(this.options.socketPath, { force: true });
+    })();
+    return this.#closing;
+  }
+
+  #serve(socket: Socket): void {
+    this.#clients.add(socket);
+    socket.setTimeout(REQUEST_IDLE_MS);
+    let buffered = Buffer.alloc(0);
+    let answered = false;
+    const reply = (response: Response): void => {
+      answered = true;
+      socket.setTimeout(0);
+      socket.end(`${JSON.stringify(response)}\n`);
+    };
+    socket.on('timeout', () => {
+      socket.destroy();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#clients.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      if (answered) return;
+      buffered = Buffer.concat([buffered, chunk]);
+      const newline = buffered.indexOf(0x0a);
+      if (newline < 0) {
+        if (buffered.length > MAX_REQUEST_BYTES) reply(badRequest('request line too long'));
+        return;
+      }
+      socket.setTimeout(0);
+      answered = true;
+      const line = buffered.subarray(0, newline).toString('utf8');
+      this.#handle(line).then(reply, (err: unknown) => {
+        reply(errorReply(err));
+      });
+    });
+  }
+
+  async #handle(line: string): Promise<Response> {
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      return badRequest('request is not JSON');
+    }
+    const parsed = Request.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue === undefined ? '' : `${issue.path.join('.') || 'request'}: `;
+      return badRequest(`${where}${issue?.message ?? 'malformed request'}`);
+    }
+    const request = parsed.data;
+    if (this.#closing !== undefined) throw new DaemonError('ERR_DAEMON_INTERNAL', 'the daemon is shutting down');
+    switch (request.op) {
+      case 'list':
+        return { ok: true, sessions: this.#list(request.verbose ?? false) };
+      case 'add':
+        return { ok: true, sessions: [this.#info(await this.#add(request), false)] };
+      case 'remove': {
+        const chosen = [...this.#sessions.values()].filter(
+          (held) =>
+            request.all === true ||
+            (request.target !== undefined && held.request.target === request.target) ||
+            (request.nickname !== undefined && held.request.nickname === request.nickname),
+        );
+        if (chosen.length === 0 && request.all !== true) {
+          const what = request.target ?? request.nickname ?? '';
+          throw new DaemonError('ERR_DAEMON_NO_SESSION', `no session for ${what}`);
+        }
+        const infos = chosen.map((held) => this.#info(held, false));
+        await Promise.all(chosen.map((held) => this.#drop(held)));
+        return { ok: true, sessions: infos };
+      }
+    }
+  }
+
+  #list(verbose: boolean): SessionInfo[] {
+    return [...this.#sessions.values()].map((held) => this.#info(held, verbose));
+  }
+
+  #info(held: HeldSession, verbose: boolean): SessionInfo {
+    const base = {
+      id: held.id,
+      target: held.request.target,
+      portal: held.request.portal,
+      transport: held.request.transport,
+      ...(held.request.nickname === undefined ? {} : { nickname: held.request.nickname }),
+      state: held.session.state,
+      luns: held.luns,
+    };
+    if (!verbose) return base;
+    const p = held.session.params;
+    const keys: Record<string, string> = {
+      TSIH: String(held.session.tsih),
+      HeaderDigest: p.headerDigest,
+      DataDigest: p.dataDigest,
+      InitialR2T: p.initialR2T ? 'Yes' : 'No',
+      ImmediateData: p.immediateData ? 'Yes' : 'No',
+      MaxRecvDataSegmentLength: `${p.maxRecvDataSegmentLength.initiator}/${p.maxRecvDataSegmentLength.target}`,
+      MaxBurstLength: String(p.maxBurstLength),
+      FirstBurstLength: String(p.firstBurstLength),
+    };
+    return { ...base, keys };
+  }
+
+  async #add(request: AddRequest): Promise<HeldSession> {
+    for (const held of this.#sessions.values()) {
+      if (held.request.target === request.target && held.request.portal === request.portal) {
+        throw new DaemonError('ERR_DAEMON_EXISTS', `a session to ${request.target} at ${request.portal} exists`);
+      }
+      if (request.nickname !== undefined && held.request.nickname === request.nickname) {
+        throw new DaemonError('ERR_DAEMON_EXISTS', `nickname ${request.nickname} is taken`);
+      }
+    }
+    if (this.#sessions.size >= MAX_SESSIONS) {
+      throw new DaemonError('ERR_DAEMON_EXISTS', `the daemon holds ${MAX_SESSIONS} sessions already`);
+    }
+    if ((request.user === undefined) !== (request.secret === undefined)) {
+      throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
+    }
+    const portal = parsePortal(request.portal);
+    const { transports } = this.options;
+    let connector: DatamoverConnector;
+    if (request.transport === 'iser') {
+      if (transports.iser === undefined) {
+        throw new DaemonError(
+          'ERR_DAEMON_ISER_UNAVAILABLE',
+          `iSER unavailable: ${transports.iserUnavailable ?? 'the daemon was started without --iser'}`,
+        );
+      }
+      connector = transports.iser();
+    } else {
+      connector = transports.tcp();
+    }
+    const auth: InitiatorAuthConfig =
+      request.user !== undefined && request.secret !== undefined
+        ? { method: 'CHAP', credentials: { user: request.user, secret: request.secret } }
+        : { method: 'None' };
+    let session: Session;
+    try {
+      session = await login({
+        connector,
+        portal,
+        targetName: request.target,
+        initiatorName: request.initiatorName ?? DEFAULT_INITIATOR_NAME,
+        transport: request.transport,
+        auth,
+      });
+    } catch (err) {
+      const failure = describeFailure(err, request.secret === undefined ? [] : [request.secret]);
+      throw new DaemonError('ERR_DAEMON_LOGIN', failure.message, { exitCode: failure.exitCode });
+    }
+    const id = this.#nextId++;
+    const nbdPath = join(this.#nbdDir, `nbd-${id}.sock`);
+    const nbd = new NbdServer();
+    try {
+      const luns = await this.#exportLuns(session, nbd, nbdPath);
+      await rm(nbdPath, { force: true });
+      await nbd.listen({ path: nbdPath });
+      await chmod(nbdPath, 0o600);
+      const held: HeldSession = { id, request, session, nbd, nbdPath, luns };
+      this.#sessions.set(id, held);
+      this.options.log?.(`session ${id}: logged in to ${request.target} at ${request.portal}, ${luns.length} LUN(s)`);
+      return held;
+    } catch (err) {
+      await nbd.close().catch(() => undefined);
+      await session.close().catch(() => undefined);
+      await rm(nbdPath, { force: true });
+      throw err;
+    }
+  }
+
+  async #exportLuns(session: Session, nbd: NbdServer, nbdPath: string): Promise<LunInfo[]> {
+    const lun0 = session.lun(0);
+    await clearUnitAttention(lun0, COMMAND_TIMEOUT_MS);
+    const report = await bounded(lun0.reportLuns(), COMMAND_TIMEOUT_MS, 'REPORT LUNS');
+    const infos: LunInfo[] = [];
+    for (const number of report.luns) {
+      const lun = session.lun(number);
+      await clearUnitAttention(lun, COMMAND_TIMEOUT_MS);
+      const inquiry = await bounded(lun.inquiry(), COMMAND_TIMEOUT_MS, 'INQUIRY');
+      if (inquiry.deviceType !== 0) continue; // only block devices go to NBD
+      const capacity = await bounded(lun.readCapacity(), COMMAND_TIMEOUT_MS, 'READ CAPACITY');
+      const name = `lun${number}`;
+      nbd.addExport({
+        name,
+        description: `${session.targetName ?? ''} LUN ${number}`,
+        device: new LunBlockDevice(lun, capacity.blocks, capacity.blockSize, capacity.thinProvisioned),
+        maxPayload: 4 * 1024 * 1024,
+      });
+      infos.push({
+        lun: number,
+        blocks: capacity.blocks.toString(),
+        blockSize: capacity.blockSize,
+        nbd: `nbd+unix:///${name}?socket=${nbdPath}`,
+      });
+    }
+    return infos;
+  }
+
+  async #drop(held: HeldSession): Promise<void> {
+    this.#sessions.delete(held.id);
+    await held.nbd.close().catch(() => undefined);
+    await rm(held.nbdPath, { force: true });
+    await held.session.close().catch(() => undefined);
+    this.options.log?.(`session ${held.id}: logged out of ${held.request.target}`);
+  }
+}
+
+/** `host:port`, `[v6]:port` or `host` (port 3260). Loopback and any other address the user names are allowed. */
+function parsePortal(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/u.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = match?.[3] === undefined ? 3260 : Number(match[3]);
+  if (host === undefined || port < 1 || port > 65535) {
+    throw new DaemonError('ERR_DAEMON_BAD_REQUEST', `portal ${text}: expected host[:port]`);
+  }
+  return { host, port };
+}
+
+function badRequest(message: string): Response {
+  return { ok: false, code: 'ERR_DAEMON_BAD_REQUEST', message: `bad request: ${message}`, exitCode: 1 };
+}
+
+function errorReply(err: unknown): Response {
+  if (err instanceof DaemonError && err.code !== 'ERR_DAEMON_RUNNING' && err.code !== 'ERR_DAEMON_SOCKET') {
+    const code =
+      err.code === 'ERR_DAEMON_NOT_RUNNING' || err.code === 'ERR_DAEMON_BAD_REPLY' ? 'ERR_DAEMON_INTERNAL' : err.code;
+    return { ok: false, code, message: err.message, exitCode: err.exitCode };
+  }
+  const failure = describeFailure(err);
+  return { ok: false, code: 'ERR_DAEMON_INTERNAL', message: failure.message, exitCode: failure.exitCode };
+}
