@@ -288,8 +288,9 @@ export class TargetSession {
     }
     const produced = result.dataIn ?? [];
     const producedLength = totalLength(produced);
-    // Only a command with the R bit has somewhere to put data-in (RFC 7143 §11.3.1).
-    const readResidual = task.read ? residualOf(task.readLength, producedLength) : NO_RESIDUAL;
+    // Only a command with the R bit has somewhere to put data-in (RFC 7143 §11.3.1), but a command without either
+    // bit that produced data-in still reports it as overflow: its EDTL (0) was not sufficient (§11.4.5.1).
+    const readResidual = task.read || !task.write ? residualOf(task.readLength, producedLength) : NO_RESIDUAL;
     const sendLength = task.read ? Math.min(producedLength, task.readLength) : 0;
     if (sendLength > 0) {
       task.phase = 'sending-data';
@@ -592,7 +593,7 @@ export class TargetSession {
     }
     const writeResidual = task.write ? residualOf(task.writeLength, task.dataOut) : NO_RESIDUAL;
     const bidirectional = task.read && task.write;
-    const main = bidirectional || !task.read ? writeResidual : readResidual;
+    const main = task.write ? writeResidual : readResidual;
     const sense = result.sense;
     const data: Buffer[] = [];
     if (sense !== undefined && sense.length > 0) {
