@@ -155,17 +155,17 @@ export async function runTargetCli(argv: readonly string[], io: TargetCliIo = de
     await program.parseAsync([...argv], { from: 'user' });
     options = program.opts<CliOptions>();
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     throw err;
   }
   const lunArgs = options.lun ?? [];
   if (lunArgs.length === 0) {
     io.err('error: at least one --lun is needed (e.g. --lun 0=mem:256M)');
-    return 2;
+    return EXIT_USAGE;
   }
   if (options.mutualChap !== undefined && (options.chap ?? []).length === 0) {
     io.err('error: --mutual-chap needs --chap (mutual CHAP authenticates the initiator too)');
-    return 2;
+    return EXIT_USAGE;
   }
 
   const backends: BlockBackend[] = [];
@@ -212,8 +212,18 @@ export async function runTargetCli(argv: readonly string[], io: TargetCliIo = de
   } catch (err) {
     io.err(`error: ${isIserError(err) ? `${err.code}: ${err.message}` : String(err)}`);
     await target?.close();
-    return err instanceof TargetServerError && err.code === 'ERR_SERVER_USAGE' ? 2 : 1;
+    return isUsageError(err) ? EXIT_USAGE : EXIT_FAILURE;
   } finally {
     for (const backend of backends) await backend.close?.().catch(() => undefined);
   }
+}
+
+/** Exit codes shared with the rest of the `iser` command: 1 usage or configuration, 2 the target could not serve. */
+const EXIT_USAGE = 1;
+const EXIT_FAILURE = 2;
+
+/** A mistake in what the user asked for, as opposed to a failure while serving (e.g. the port is taken). */
+function isUsageError(err: unknown): boolean {
+  if (err instanceof TargetServerError) return err.code === 'ERR_SERVER_USAGE';
+  return isIserError(err) && (err.code.startsWith('ERR_TARGET_CONFIG') || err.code.startsWith('ERR_BACKEND'));
 }

@@ -49,9 +49,9 @@ describe('iser target: argument parsing', () => {
     [['--iqn', 'iqn.2024-01.a:b'], 'no --lun'],
     [['--iqn', 'iqn.2024-01.a:b', '--lun', 'zero'], 'a bad --lun'],
     [['--iqn', 'iqn.2024-01.a:b', '--lun', '0=mem:1M', '--mutual-chap', 'a:b'], '--mutual-chap without --chap'],
-  ])('exits 2 on %j (%s)', async (argv) => {
+  ])('exits 1 (usage) on %j (%s)', async (argv) => {
     const { io, err } = recordingIo();
-    expect(await runTargetCli(argv, io)).toBe(2);
+    expect(await runTargetCli(argv, io)).toBe(1);
     expect(err.join('\n')).toMatch(/error/);
   });
 
