@@ -3,8 +3,12 @@
  * LUN's NBD address; --json prints the daemon's reply as JSON. Exit codes are the daemon's (see `iser --help`).
  */
 import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { findTarget, parseIscsiConf, type IscsiConfTarget } from '../../config/iscsi-conf.js';
+import { isIserError } from '../../protocol/errors.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { redact } from '../failure.js';
 import { defaultSocketPath } from '../daemon/daemon.js';
 import { DaemonError } from '../daemon/errors.js';
 import type { Request, SessionInfo } from '../daemon/protocol.js';
@@ -24,14 +28,54 @@ interface CtlFlags {
   readonly verbose?: boolean;
   readonly json?: boolean;
   readonly socket?: string;
+  readonly discovery?: boolean;
+  readonly config?: string;
 }
 
 class UsageError extends Error {}
+
+/** The request an iscsi.conf(5) target block asks for. */
+function confRequest(target: IscsiConfTarget): Request {
+  const host = target.portal.host.includes(':') ? `[${target.portal.host}]` : target.portal.host;
+  const common = {
+    portal: `${host}:${target.portal.port}`,
+    transport: target.protocol === 'iser' ? ('iser' as const) : ('tcp' as const),
+    ...(target.chapIName === undefined ? {} : { user: target.chapIName }),
+    ...(target.chapSecret === undefined ? {} : { secret: target.chapSecret }),
+    ...(target.initiatorName === undefined ? {} : { initiatorName: target.initiatorName }),
+  };
+  if (target.sessionType === 'Discovery') return { op: 'discover', ...common };
+  if (target.targetName === undefined) throw new UsageError(`${target.nickname}: no TargetName`);
+  return { op: 'add', target: target.targetName, nickname: target.nickname, ...common };
+}
+
+/** The requests `-A -c file (-n nickname | -a)` asks for. */
+async function configRequests(flags: CtlFlags, file: string): Promise<Request[]> {
+  const text = await readFile(file, 'utf8');
+  const conf = parseIscsiConf(text, file);
+  if (flags.all === true) return conf.targets.filter((t) => t.enable).map(confRequest);
+  if (flags.nickname === undefined) throw new UsageError('-A -c <file> needs -n <nickname> or -a');
+  const target = findTarget(conf, flags.nickname);
+  if (target === undefined) throw new UsageError(`${file}: no target named ${flags.nickname}`);
+  return [confRequest(target)];
+}
 
 /** The request the flags ask for. */
 export function ctlRequest(flags: CtlFlags): Request {
   const modes = [flags.add, flags.remove, flags.list].filter((m) => m === true).length;
   if (modes !== 1) throw new UsageError('give exactly one of -A, -R, -L');
+  if (flags.add === true && flags.discovery === true) {
+    if (flags.portal === undefined || flags.target !== undefined)
+      throw new UsageError('-A -d needs -p <portal> (and no -t)');
+    if ((flags.user === undefined) !== (flags.secret === undefined)) throw new UsageError('-u and -s go together');
+    return {
+      op: 'discover',
+      portal: flags.portal,
+      transport: flags.transport,
+      ...(flags.user === undefined ? {} : { user: flags.user }),
+      ...(flags.secret === undefined ? {} : { secret: flags.secret }),
+    };
+  }
   if (flags.add === true) {
     if (flags.target === undefined || flags.portal === undefined)
       throw new UsageError('-A needs -t <target> and -p <portal>');
@@ -79,24 +123,43 @@ function printSessions(ctx: CommandContext, sessions: readonly SessionInfo[], he
 /** Runs ctl with parsed flags; resolves with the exit code. */
 export async function runCtl(flags: CtlFlags, ctx: CommandContext): Promise<number> {
   if (flags.secret !== undefined) ctx.addSecrets([flags.secret]);
-  let request: Request;
+  let requests: Request[];
   try {
-    request = ctlRequest(flags);
+    if (flags.config !== undefined && flags.add !== true) throw new UsageError('-c <file> goes with -A');
+    requests = flags.config === undefined ? [ctlRequest(flags)] : await configRequests(flags, flags.config);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    ctx.io.err(`iser ctl: ${err.message}`);
-    return ExitCode.Usage;
-  }
-  try {
-    const response = await sendRequest(flags.socket ?? defaultSocketPath(), request);
-    if (!response.ok) {
-      ctx.io.err(`iser ctl: ${response.message}`);
-      return response.exitCode;
+    if (err instanceof UsageError) {
+      ctx.io.err(`iser ctl: ${err.message}`);
+      return ExitCode.Usage;
     }
-    if (flags.json === true) ctx.io.out(JSON.stringify({ sessions: response.sessions }, undefined, 2));
-    else if (request.op === 'list') printSessions(ctx, response.sessions, true);
-    else if (request.op === 'add') printSessions(ctx, response.sessions, false);
-    else for (const s of response.sessions) ctx.io.out(`removed ${s.id} ${s.target}`);
+    if (isIserError(err) && err.code.startsWith('ERR_CONFIG_')) {
+      ctx.io.err(`iser ctl: ${err.message}`);
+      return ExitCode.Usage;
+    }
+    const errno = (err as { code?: unknown }).code;
+    if (typeof errno === 'string' && errno.startsWith('E') && err instanceof Error) {
+      ctx.io.err(`iser ctl: ${err.message}`);
+      return ExitCode.LocalIo;
+    }
+    throw err;
+  }
+  for (const request of requests)
+    if ('secret' in request && request.secret !== undefined) ctx.addSecrets([request.secret]);
+  try {
+    const sessions: SessionInfo[] = [];
+    for (const request of requests) {
+      const response = await sendRequest(flags.socket ?? defaultSocketPath(), request);
+      if (!response.ok) {
+        ctx.io.err(`iser ctl: ${redact(response.message, ctx.secrets)}`);
+        return response.exitCode;
+      }
+      sessions.push(...response.sessions);
+    }
+    const op = requests[0]?.op;
+    if (flags.json === true) ctx.io.out(JSON.stringify({ sessions }, undefined, 2));
+    else if (op === 'list') printSessions(ctx, sessions, true);
+    else if (op === 'remove') for (const s of sessions) ctx.io.out(`removed ${s.id} ${s.target}`);
+    else printSessions(ctx, sessions, false);
     return ExitCode.Ok;
   } catch (err) {
     if (!(err instanceof DaemonError)) throw err;
@@ -118,7 +181,9 @@ export function ctlCommand(ctx: CommandContext, exitCode: { value: number }): Co
     .option('-u <user>', 'CHAP user')
     .option('-s <secret>', 'CHAP secret (never printed)')
     .option('-n <nickname>', 'session nickname')
-    .option('-a', 'with -R: every session')
+    .option('-a', 'with -R: every session; with -A -c: every enabled target of the file')
+    .option('-d', 'with -A: discovery (SendTargets) at -p, and a session to every target found')
+    .option('-c <file>', 'with -A: read targets from an iscsi.conf(5) file (-n <nickname> or -a)')
     .option('-v', 'with -L: negotiated keys too')
     .option('--json', 'print the result as JSON')
     .option('--socket <path>', `daemon control socket (default ${defaultSocketPath()})`)
@@ -147,6 +212,8 @@ function fromRaw(raw: Record<string, unknown>): CtlFlags {
     verbose: raw['v'] === true,
     json: raw['json'] === true,
     socket: str(raw['socket']),
+    discovery: raw['d'] === true,
+    config: str(raw['c']),
   };
   const defined = Object.entries(flags).filter(([, value]) => value !== undefined && value !== false);
   return Object.fromEntries(defined) as unknown as CtlFlags;

@@ -5,6 +5,7 @@
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { discover } from '../../protocol/initiator/discover.js';
 import { login } from '../../protocol/initiator/login.js';
 import type { Session } from '../../protocol/initiator/session.js';
 import type { InitiatorAuthConfig } from '../../protocol/login/initiator-login.js';
@@ -19,6 +20,7 @@ import {
   MAX_REQUEST_BYTES,
   Request,
   type AddRequest,
+  type DiscoverRequest,
   type LunInfo,
   type Response,
   type SessionInfo,
@@ -222,6 +224,8 @@ export class IscsiDaemon {
         return { ok: true, sessions: this.#list(request.verbose ?? false) };
       case 'add':
         return { ok: true, sessions: [this.#info(await this.#add(request), false)] };
+      case 'discover':
+        return { ok: true, sessions: (await this.#discover(request)).map((held) => this.#info(held, false)) };
       case 'remove': {
         const chosen = [...this.#sessions.values()].filter(
           (held) =>
@@ -285,23 +289,8 @@ export class IscsiDaemon {
       throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
     }
     const portal = parsePortal(request.portal);
-    const { transports } = this.options;
-    let connector: DatamoverConnector;
-    if (request.transport === 'iser') {
-      if (transports.iser === undefined) {
-        throw new DaemonError(
-          'ERR_DAEMON_ISER_UNAVAILABLE',
-          `iSER unavailable: ${transports.iserUnavailable ?? 'the daemon was started without --iser'}`,
-        );
-      }
-      connector = transports.iser();
-    } else {
-      connector = transports.tcp();
-    }
-    const auth: InitiatorAuthConfig =
-      request.user !== undefined && request.secret !== undefined
-        ? { method: 'CHAP', credentials: { user: request.user, secret: request.secret } }
-        : { method: 'None' };
+    const connector = this.#connector(request.transport);
+    const auth = authOf(request);
     let session: Session;
     try {
       session = await login({
@@ -334,6 +323,47 @@ export class IscsiDaemon {
       await rm(nbdPath, { force: true });
       throw err;
     }
+  }
+
+  /** Discovery at the portal, then a session to each target found that the daemon does not hold yet. */
+  async #discover(request: DiscoverRequest): Promise<HeldSession[]> {
+    if ((request.user === undefined) !== (request.secret === undefined)) {
+      throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
+    }
+    const portal = parsePortal(request.portal);
+    let targets;
+    try {
+      targets = await discover(portal, {
+        connector: this.#connector(request.transport),
+        initiatorName: request.initiatorName ?? DEFAULT_INITIATOR_NAME,
+        auth: authOf(request),
+      });
+    } catch (err) {
+      const failure = describeFailure(err, request.secret === undefined ? [] : [request.secret]);
+      throw new DaemonError('ERR_DAEMON_LOGIN', `discovery: ${failure.message}`, { exitCode: failure.exitCode });
+    }
+    const added: HeldSession[] = [];
+    for (const target of targets.slice(0, MAX_SESSIONS)) {
+      const held = [...this.#sessions.values()].some(
+        (s) => s.request.target === target.name && s.request.portal === request.portal,
+      );
+      if (held) continue;
+      const { op: _op, ...rest } = request;
+      added.push(await this.#add({ ...rest, op: 'add', target: target.name }));
+    }
+    return added;
+  }
+
+  #connector(transport: 'tcp' | 'iser'): DatamoverConnector {
+    const { transports } = this.options;
+    if (transport === 'tcp') return transports.tcp();
+    if (transports.iser === undefined) {
+      throw new DaemonError(
+        'ERR_DAEMON_ISER_UNAVAILABLE',
+        `iSER unavailable: ${transports.iserUnavailable ?? 'the daemon was started without an iSER provider'}`,
+      );
+    }
+    return transports.iser();
   }
 
   async #exportLuns(session: Session, nbd: NbdServer, nbdPath: string): Promise<LunInfo[]> {
@@ -382,6 +412,12 @@ function parsePortal(text: string): { host: string; port: number } {
     throw new DaemonError('ERR_DAEMON_BAD_REQUEST', `portal ${text}: expected host[:port]`);
   }
   return { host, port };
+}
+
+function authOf(request: { readonly user?: string; readonly secret?: string }): InitiatorAuthConfig {
+  return request.user !== undefined && request.secret !== undefined
+    ? { method: 'CHAP', credentials: { user: request.user, secret: request.secret } }
+    : { method: 'None' };
 }
 
 function badRequest(message: string): Response {

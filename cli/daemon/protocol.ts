@@ -32,10 +32,21 @@ export const RemoveRequest = z.strictObject({
 /** `-L`: list sessions. */
 export const ListRequest = z.strictObject({ op: z.literal('list'), verbose: z.boolean().optional() });
 
+/** `-A -d`: SendTargets discovery at a portal, then a session to every target found. */
+export const DiscoverRequest = z.strictObject({
+  op: z.literal('discover'),
+  portal: z.string().min(1).max(300),
+  transport: z.enum(['tcp', 'iser']).default('tcp'),
+  user: z.string().min(1).max(255).optional(),
+  secret: z.string().min(1).max(255).optional(),
+  initiatorName: name.optional(),
+});
+
 /** Any request. */
-export const Request = z.discriminatedUnion('op', [AddRequest, RemoveRequest, ListRequest]);
+export const Request = z.discriminatedUnion('op', [AddRequest, DiscoverRequest, RemoveRequest, ListRequest]);
 export type Request = z.infer<typeof Request>;
 export type AddRequest = z.infer<typeof AddRequest>;
+export type DiscoverRequest = z.infer<typeof DiscoverRequest>;
 
 /** One LUN of a session, with where its NBD export is served. */
 export interface LunInfo {
