@@ -122,19 +122,25 @@ export class RunContext {
   readonly #raw = new Set<RawConnection>();
   readonly #notes: string[];
   readonly #counts: Map<string, number>;
+  readonly #stopAt: number | undefined;
+  #budget: Promise<never> | undefined;
+  #budgetTimer: NodeJS.Timeout | undefined;
 
+  /** `stopAt` (wall clock, ms since the epoch): a wait still running then fails with ERR_CONFORMANCE_BUDGET. */
   constructor(
     suite: SuiteContext,
     exchange: Exchange,
     label: string,
     notes: string[],
     counts = new Map<string, number>(),
+    stopAt?: number,
   ) {
     this.suite = suite;
     this.exchange = exchange;
     this.random = seededSource(`${suite.seed}:${label}`);
     this.#notes = notes;
     this.#counts = counts;
+    this.#stopAt = stopAt;
   }
 
   /** Counts something the property exercised (reported as a note: what the runs really covered). */
@@ -166,9 +172,28 @@ export class RunContext {
     if (!this.#notes.includes(text)) this.#notes.push(text);
   }
 
-  /** `work` bounded by `ms` (default: the op timeout) of scheduler time. */
+  /** `work` bounded by `ms` (default: the op timeout) of scheduler time, and by the property's wall-clock budget. */
   bounded<T>(work: Promise<T> | Observable<T>, what: string, ms = this.opTimeoutMs): Promise<T> {
-    return bounded(work, ms, this.scheduler, what);
+    const step = bounded(work, ms, this.scheduler, what);
+    const budget = this.#budgetExpiry();
+    return budget === undefined ? step : Promise.race([step, budget]);
+  }
+
+  /** Rejects when the wall-clock budget runs out (a safety net: each step has its own, shorter bound). */
+  #budgetExpiry(): Promise<never> | undefined {
+    const stopAt = this.#stopAt;
+    if (stopAt === undefined) return undefined;
+    this.#budget ??= new Promise<never>((_resolve, reject) => {
+      this.#budgetTimer = setTimeout(
+        () => {
+          reject(new ConformanceError('ERR_CONFORMANCE_BUDGET', 'the time budget ran out in the middle of a run'));
+        },
+        Math.max(0, stopAt - Date.now()),
+      );
+      this.#budgetTimer.unref();
+    });
+    this.#budget.catch(() => undefined);
+    return this.#budget;
   }
 
   /** Waits `ms` of scheduler time. */
@@ -291,10 +316,11 @@ export class RunContext {
 
   /** Closes what the run opened: sessions log out (bounded), raw connections close. */
   async dispose(): Promise<void> {
-    const closing = [...this.#sessions].map((s) =>
-      this.bounded(s.close(), 'logout at the end of the run').catch(() => undefined),
-    );
-    const raw = [...this.#raw].map((r) => this.bounded(r.close(), 'close').catch(() => undefined));
+    clearTimeout(this.#budgetTimer);
+    const close = (work: Promise<void>, what: string): Promise<void> =>
+      bounded(work, this.opTimeoutMs, this.scheduler, what).catch(() => undefined);
+    const closing = [...this.#sessions].map((s) => close(s.close(), 'logout at the end of the run'));
+    const raw = [...this.#raw].map((r) => close(r.close(), 'close'));
     this.#sessions.clear();
     this.#raw.clear();
     await Promise.all([...closing, ...raw]);

@@ -7,6 +7,8 @@ export type ConformanceErrorCode =
   | 'ERR_CONFORMANCE_BAD_OPTIONS'
   /** A step of a property did not finish within its bound. */
   | 'ERR_CONFORMANCE_TIMEOUT'
+  /** The property's wall-clock budget ran out in the middle of a run (the run is dropped, not counted). */
+  | 'ERR_CONFORMANCE_BUDGET'
   /** The target could not be reached or set up for the suite. */
   | 'ERR_CONFORMANCE_TARGET'
   /** A property does not hold: the target (or our initiator) broke the rule the property checks. */

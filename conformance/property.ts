@@ -4,6 +4,7 @@
  * rule. The runner turns it into a fast-check property, bounds it and reports it.
  */
 import fc from 'fast-check';
+import { isIserError } from '../protocol/errors.js';
 import type { RunContext, SuiteContext } from './context.js';
 
 /** The property groups, in the order they run. */
@@ -108,7 +109,17 @@ export function defineProperty<T>(spec: PropertySpec<T>): ConformanceProperty {
           return;
         }
         executed += 1;
-        await params.wrap((run) => spec.check(run, input));
+        try {
+          await params.wrap((run) => spec.check(run, input));
+        } catch (err) {
+          // A run the budget cut short proves nothing either way: it counts as not run.
+          if (isIserError(err, 'ERR_CONFORMANCE_BUDGET')) {
+            cut = true;
+            executed -= 1;
+            return;
+          }
+          throw err;
+        }
       });
       const details = await fc.check(property, {
         seed: params.seed,

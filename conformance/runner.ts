@@ -54,6 +54,9 @@ export interface RunConformanceOptions {
   readonly initiatorName?: string;
 }
 
+/** How long a run may overrun its property's share before it is cut (each step has its own, shorter bound). */
+const BUDGET_GRACE_MS = 10_000;
+
 /** Budget below which a property is not worth starting. */
 const MIN_SHARE_MS = 200;
 
@@ -170,7 +173,14 @@ async function runProperty(
       suite.current = exchange;
       suite.proxy?.begin();
       const capture = target.capture?.start();
-      const run = new RunContext(suite, exchange, `${property.id}:${runNumber}`, notes, counts);
+      const run = new RunContext(
+        suite,
+        exchange,
+        `${property.id}:${runNumber}`,
+        notes,
+        counts,
+        started + shareMs + BUDGET_GRACE_MS,
+      );
       let failure: unknown;
       let failed = false;
       try {

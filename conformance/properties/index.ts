@@ -1,6 +1,7 @@
 /** Every property of the suite, in the order they run. */
 import type { ConformanceProperty } from '../property.js';
 import { abortedWritesAtomic, readYourWrites } from './data.js';
+import { recovery } from './faults.js';
 import { abortTask, lunReset } from './task-management.js';
 import { agreedValues, illegalValues, iserKeys } from './negotiation.js';
 import {
@@ -29,4 +30,5 @@ export const ALL_PROPERTIES: readonly ConformanceProperty[] = [
   abortedWritesAtomic,
   abortTask,
   lunReset,
+  recovery,
 ];
