@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly seed?: number;
   /** Extra time the in-flight commands get to finish after the budget (default 10 s); then the load fails. */
   readonly drainMs?: number;
+  /** Stop issuing after this many commands (a burst), even before the time budget is spent. */
+  readonly maxOps?: number;
 }
 
 /** Runs `shape` against `lun` for `options.seconds`; rejects on the first failed command or an overrun. */
@@ -58,6 +60,8 @@ export function driveReads(lun: Lun, shape: ReadShape, options: LoadOptions): Pr
   return new Promise<LoadResult>((resolve, reject) => {
     const start = performance.now();
     const deadline = start + options.seconds * 1000;
+    const maxOps = options.maxOps ?? Infinity;
+    let issued = 0;
     let ops = 0;
     let inFlight = 0;
     let failed = false;
@@ -84,6 +88,7 @@ export function driveReads(lun: Lun, shape: ReadShape, options: LoadOptions): Pr
       resolve({ ops, seconds, iops, mibPerSecond: (iops * shape.blockBytes) / 2 ** 20 });
     };
     const issue = (): void => {
+      issued++;
       inFlight++;
       lun.read(nextLba(), blocks).subscribe({
         next: (data) => {
@@ -95,11 +100,11 @@ export function driveReads(lun: Lun, shape: ReadShape, options: LoadOptions): Pr
           inFlight--;
           ops++;
           if (failed) return;
-          if (performance.now() < deadline) issue();
+          if (issued < maxOps && performance.now() < deadline) issue();
           else if (inFlight === 0) finish();
         },
       });
     };
-    for (let i = 0; i < shape.queueDepth; i++) issue();
+    for (let i = 0; i < Math.min(shape.queueDepth, maxOps); i++) issue();
   });
 }
