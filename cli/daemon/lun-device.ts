@@ -1,8 +1,9 @@
 /**
- * A logged-in LUN as an NBD {@link BlockDevice}: read → READ, write → WRITE with FUA when the client asked for it,
+ * A logged-in LUN as an NBD {@link BlockDevice}: read → READ(16), write → WRITE(16) with FUA when the client asked,
  * flush → SYNCHRONIZE CACHE, trim → UNMAP. The NBD server only passes whole, in-range blocks.
  */
 import type { Lun } from '../../protocol/initiator/lun.js';
+import { read16, write16 } from '../../protocol/scsi/cdb/build.js';
 import type { BlockDevice, BlockWriteOptions } from '../../nbd/block-device.js';
 
 /** Serves `lun` (of `blocks` blocks of `blockSize` bytes) as an NBD block device. */
@@ -21,11 +22,15 @@ export class LunBlockDevice implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<readonly Buffer[]> {
-    return [await this.lun.promises.read(BigInt(offset / this.blockSize), length / this.blockSize)];
+    const cdb = read16({ lba: BigInt(offset / this.blockSize), blocks: length / this.blockSize });
+    const result = await this.lun.promises.command(cdb, { read: length });
+    return [result.data];
   }
 
-  write(offset: number, chunks: readonly Buffer[], options: BlockWriteOptions): Promise<void> {
-    return this.lun.promises.write(BigInt(offset / this.blockSize), chunks, { fua: options.fua });
+  async write(offset: number, chunks: readonly Buffer[], options: BlockWriteOptions): Promise<void> {
+    const length = chunks.reduce((n, chunk) => n + chunk.length, 0);
+    const cdb = write16({ lba: BigInt(offset / this.blockSize), blocks: length / this.blockSize, fua: options.fua });
+    await this.lun.promises.command(cdb, { write: chunks });
   }
 
   flush(): Promise<void> {
