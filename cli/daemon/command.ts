@@ -3,6 +3,7 @@
  * session out, removes its sockets and exits 0. A second daemon on the same socket exits 2 and leaves the first alone.
  */
 import { Command } from 'commander';
+import { asyncScheduler } from 'rxjs';
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -12,29 +13,58 @@ import { DaemonError } from './errors.js';
 interface DaemonFlags {
   readonly socket?: string;
   readonly nbdDir?: string;
+  /** Local loopback address of a soft-RoCE device on UDP (iSER for `ctl -T iser`). */
+  readonly iserSoftroce?: string;
 }
 
-/** Transports the daemon offers: TCP always; iSER is not wired here yet (ctl -T iser says why). */
-function transports(): TransportProviders {
+const TCP = (): TcpConnector => new TcpConnector({ connectTimeoutMs: 10_000 });
+
+/** Transports the daemon offers: TCP always; iSER only over a soft-RoCE device on loopback UDP, when asked. */
+async function transports(flags: DaemonFlags): Promise<{ providers: TransportProviders; close: () => Promise<void> }> {
+  const address = flags.iserSoftroce;
+  if (address === undefined) {
+    return {
+      providers: {
+        tcp: TCP,
+        iserUnavailable: 'the daemon was started without --iser-softroce (only -T tcp is served)',
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/u.test(address)) {
+    throw new DaemonError('ERR_DAEMON_BAD_REQUEST', `--iser-softroce ${address}: only a 127.x.y.z loopback address`);
+  }
+  const [{ SoftRoceProvider }, { UdpLink }, { IserConnector }] = await Promise.all([
+    import('../../sim/roce/provider/provider.js'),
+    import('../../sim/roce/link/udp-link.js'),
+    import('../../transports/iser/connector.js'),
+  ]);
+  const provider = await SoftRoceProvider.open({ link: new UdpLink(), address, scheduler: asyncScheduler });
   return {
-    tcp: () => new TcpConnector({ connectTimeoutMs: 10_000 }),
-    iserUnavailable: 'this daemon was started without an iSER provider (only -T tcp is served)',
+    providers: {
+      tcp: TCP,
+      iser: () => new IserConnector(provider, { scheduler: asyncScheduler, connectTimeoutMs: 10_000 }),
+    },
+    close: () => provider.close(),
   };
 }
 
 /** Runs the daemon until a signal (or `stop` resolves, for tests); resolves with the exit code. */
 export async function runDaemon(flags: DaemonFlags, ctx: CommandContext, stop?: Promise<void>): Promise<number> {
   let daemon: IscsiDaemon;
+  let offered: Awaited<ReturnType<typeof transports>> | undefined;
   try {
+    offered = await transports(flags);
     daemon = await IscsiDaemon.start({
       socketPath: flags.socket ?? defaultSocketPath(),
       ...(flags.nbdDir === undefined ? {} : { nbdDir: flags.nbdDir }),
-      transports: transports(),
+      transports: offered.providers,
       log: (line) => {
         ctx.io.err(`iser daemon: ${line}`);
       },
     });
   } catch (err) {
+    await offered?.close();
     if (err instanceof DaemonError) {
       ctx.io.err(`iser: ${err.message}`);
       return err.exitCode;
@@ -52,6 +82,7 @@ export async function runDaemon(flags: DaemonFlags, ctx: CommandContext, stop?: 
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await daemon.close();
+  await offered.close();
   ctx.io.err('iser daemon: stopped');
   return ExitCode.Ok;
 }
@@ -62,6 +93,7 @@ export function daemonCommand(ctx: CommandContext, exitCode: { value: number }):
     .description('hold iSCSI sessions and export their LUNs over NBD; controlled by `iser ctl` (like iscsid)')
     .option('--socket <path>', `control socket (default ${defaultSocketPath()})`)
     .option('--nbd-dir <dir>', 'directory for the NBD sockets (default: the control socket directory)')
+    .option('--iser-softroce <address>', 'serve ctl -T iser over a soft-RoCE device on UDP at this 127.x address')
     .action(async (flags: DaemonFlags) => {
       exitCode.value = await runDaemon(flags, ctx);
     });

@@ -71,6 +71,12 @@ describe('the control socket refuses hostile requests with typed errors', () => 
     expect(reply.code).toBe('ERR_DAEMON_BAD_REQUEST');
   });
 
+  it('iser daemon --iser-softroce refuses a non-loopback address', async () => {
+    const result = await iser(['daemon', '--socket', join(dir, 'other.sock'), '--iser-softroce', '10.0.0.1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/only a 127\.x\.y\.z loopback address/u);
+  });
+
   it('still serves afterwards', async () => {
     const reply = JSON.parse(await exchange(socket, '{"op":"list"}\n')) as { ok: boolean; sessions: unknown[] };
     expect(reply).toEqual({ ok: true, sessions: [] });
