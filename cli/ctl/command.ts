@@ -43,6 +43,8 @@ function confRequest(target: IscsiConfTarget): Request {
     ...(target.chapIName === undefined ? {} : { user: target.chapIName }),
     ...(target.chapSecret === undefined ? {} : { secret: target.chapSecret }),
     ...(target.initiatorName === undefined ? {} : { initiatorName: target.initiatorName }),
+    ...(target.tgtChapName === undefined ? {} : { mutualUser: target.tgtChapName }),
+    ...(target.tgtChapSecret === undefined ? {} : { mutualSecret: target.tgtChapSecret }),
   };
   if (target.sessionType === 'Discovery') return { op: 'discover', ...common };
   if (target.targetName === undefined) throw new UsageError(`${target.nickname}: no TargetName`);
@@ -143,8 +145,11 @@ export async function runCtl(flags: CtlFlags, ctx: CommandContext): Promise<numb
     }
     throw err;
   }
-  for (const request of requests)
-    if ('secret' in request && request.secret !== undefined) ctx.addSecrets([request.secret]);
+  for (const request of requests) {
+    if (request.op === 'add' || request.op === 'discover') {
+      ctx.addSecrets([request.secret ?? '', request.mutualSecret ?? '']);
+    }
+  }
   try {
     const sessions: SessionInfo[] = [];
     for (const request of requests) {

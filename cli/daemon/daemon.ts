@@ -302,7 +302,7 @@ export class IscsiDaemon {
         auth,
       });
     } catch (err) {
-      const failure = describeFailure(err, request.secret === undefined ? [] : [request.secret]);
+      const failure = describeFailure(err, secretsOf(request));
       throw new DaemonError('ERR_DAEMON_LOGIN', failure.message, { exitCode: failure.exitCode });
     }
     const id = this.#nextId++;
@@ -339,7 +339,7 @@ export class IscsiDaemon {
         auth: authOf(request),
       });
     } catch (err) {
-      const failure = describeFailure(err, request.secret === undefined ? [] : [request.secret]);
+      const failure = describeFailure(err, secretsOf(request));
       throw new DaemonError('ERR_DAEMON_LOGIN', `discovery: ${failure.message}`, { exitCode: failure.exitCode });
     }
     const added: HeldSession[] = [];
@@ -414,10 +414,25 @@ function parsePortal(text: string): { host: string; port: number } {
   return { host, port };
 }
 
-function authOf(request: { readonly user?: string; readonly secret?: string }): InitiatorAuthConfig {
-  return request.user !== undefined && request.secret !== undefined
-    ? { method: 'CHAP', credentials: { user: request.user, secret: request.secret } }
-    : { method: 'None' };
+interface AuthFields {
+  readonly user?: string;
+  readonly secret?: string;
+  readonly mutualUser?: string;
+  readonly mutualSecret?: string;
+}
+
+function authOf(request: AuthFields): InitiatorAuthConfig {
+  if (request.user === undefined || request.secret === undefined) return { method: 'None' };
+  const mutual =
+    request.mutualUser !== undefined && request.mutualSecret !== undefined
+      ? { mutual: { user: request.mutualUser, secret: request.mutualSecret } }
+      : {};
+  return { method: 'CHAP', credentials: { user: request.user, secret: request.secret }, ...mutual };
+}
+
+/** The secrets of a request, to keep out of every message. */
+function secretsOf(request: AuthFields): string[] {
+  return [request.secret, request.mutualSecret].filter((s): s is string => s !== undefined);
 }
 
 function badRequest(message: string): Response {

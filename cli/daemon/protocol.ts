@@ -19,6 +19,9 @@ export const AddRequest = z.strictObject({
   secret: z.string().min(1).max(255).optional(),
   nickname: z.string().min(1).max(64).optional(),
   initiatorName: name.optional(),
+  /** Mutual CHAP: the name and secret the target must answer with. */
+  mutualUser: z.string().min(1).max(255).optional(),
+  mutualSecret: z.string().min(1).max(255).optional(),
 });
 
 /** `-R`: log out of one target, a nickname, or everything. */
@@ -40,6 +43,8 @@ export const DiscoverRequest = z.strictObject({
   user: z.string().min(1).max(255).optional(),
   secret: z.string().min(1).max(255).optional(),
   initiatorName: name.optional(),
+  mutualUser: z.string().min(1).max(255).optional(),
+  mutualSecret: z.string().min(1).max(255).optional(),
 });
 
 /** Any request. */

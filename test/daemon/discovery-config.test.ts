@@ -6,12 +6,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../backends/memory.js';
 import { IscsiDaemon } from '../../cli/daemon/daemon.js';
+import { IscsiTarget } from '../../server/iscsi-target.js';
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import { iser, startTarget, TEST_IQN, type TestTarget } from '../cli/support.js';
 
 const USER = 'conf-user';
 const SECRET = 'conf-secret-0123456789';
+const TARGET_SECRET = 'target-secret-9876543210';
+const MUTUAL_IQN = 'iqn.2024-01.org.iser-test:mutual';
 
 interface Listed {
   sessions: { target: string; nickname?: string; luns: { lun: number; nbd: string }[] }[];
@@ -84,6 +88,40 @@ describe('iser ctl discovery and iscsi.conf', () => {
     expect(missingNick.stderr).toMatch(/no target named nope/u);
     const noFile = await iser(['ctl', '--socket', socket, '-A', '-n', 'disk', '-c', join(dir, 'absent.conf')]);
     expect(noFile.code).toBe(5);
+  });
+
+  it('mutual CHAP from tgtChapName/tgtChapSecret: the target must prove itself; a wrong one is refused', async () => {
+    const mutualTarget = await IscsiTarget.listen(
+      {
+        targets: [
+          {
+            name: MUTUAL_IQN,
+            luns: [{ lun: 0, backend: new MemoryBackend(2048) }],
+            chap: { accounts: [{ user: USER, secret: SECRET }], mutual: { user: 'the-target', secret: TARGET_SECRET } },
+          },
+        ],
+        portalGroups: [{ tag: 1, portals: [{ host: '127.0.0.1', port: 0 }] }],
+      },
+      { logoutDeadlineSeconds: 1 },
+    );
+    try {
+      const port = mutualTarget.portals[0]?.address.port ?? 0;
+      const block = (nick: string, targetSecret: string): string =>
+        `${nick} {\n\tTargetAddress = 127.0.0.1:${port}\n\tTargetName = ${MUTUAL_IQN}\n\tchapIName = ${USER}\n` +
+        `\tchapSecret = ${SECRET}\n\ttgtChapName = the-target\n\ttgtChapSecret = ${targetSecret}\n}\n`;
+      const file = join(dir, 'mutual.conf');
+      await writeFile(file, block('good', TARGET_SECRET) + block('liar', 'an-imposter-secret-99'));
+      const liar = await iser(['ctl', '--socket', socket, '-A', '-n', 'liar', '-c', file]);
+      expect(liar.code).toBe(2);
+      expect(liar.stderr).not.toContain('an-imposter-secret-99');
+      expect(liar.stderr).not.toContain(TARGET_SECRET);
+      const good = await iser(['ctl', '--socket', socket, '-A', '-n', 'good', '-c', file]);
+      expect(good.stderr).toBe('');
+      expect(good.code).toBe(0);
+      expect((await iser(['ctl', '--socket', socket, '-R', '-n', 'good'])).code).toBe(0);
+    } finally {
+      await mutualTarget.close();
+    }
   });
 
   it('a malformed iscsi.conf is a usage error naming the file', async () => {
