@@ -92,7 +92,14 @@ export async function runConformanceCli(
     .option('--scratch <lba:blocks>', 'the blocks the suite may overwrite (default 0:2048)', scratch)
     .option('--initiator-name <iqn>', 'the initiator name to log in with')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => { io.out(s.trimEnd()); }, writeErr: (s) => { io.err(s.trimEnd()); } });
+    .configureOutput({
+      writeOut: (s) => {
+        io.out(s.trimEnd());
+      },
+      writeErr: (s) => {
+        io.err(s.trimEnd());
+      },
+    });
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

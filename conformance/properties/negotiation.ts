@@ -43,10 +43,12 @@ async function agree(run: RunContext, offers: NegotiationConfig): Promise<void> 
   const data = Buffer.alloc(region.blocks * blockSize, 0xa5);
   await run.bounded(lun.promises.write(region.firstLba, data), 'WRITE under the negotiated values');
   const back = await run.bounded(lun.promises.read(region.firstLba, region.blocks), 'READ under the negotiated values');
+  const differs = back.findIndex((byte, i) => byte !== data[i]);
   expectThat(
-    back.equals(data),
-    'RFC 7143 §6.2',
-    () => 'data read back under the negotiated values differs from what was written',
+    differs === -1 && back.length === data.length,
+    'RFC 7143 §6.2, §13.12',
+    () =>
+      `a ${data.length}-byte WRITE read back under the negotiated values (MaxRecvDataSegmentLength ${session.params.maxRecvDataSegmentLength.initiator}/${session.params.maxRecvDataSegmentLength.target}, MaxBurstLength ${session.params.maxBurstLength}) differs at byte ${differs}: ${back.subarray(Math.max(0, differs - 4), differs + 8).toString('hex')}`,
   );
   await run.bounded(session.logout(), 'logout');
 }

@@ -87,10 +87,10 @@ export class LunModel {
       const found = identify(bytes, [state.next, state.old], blockSize);
       if (found === undefined) {
         return {
-          kind: 'mismatch',
+          kind: 'torn',
           message:
-            `block ${at} (aborted write) should hold ${contentName(state.old)} or ${contentName(state.next)} ` +
-            `but holds ${this.#name(bytes, blockSize)}`,
+            `block ${at} of an aborted write should hold ${contentName(state.old)} or ${contentName(state.next)} ` +
+            `but holds ${mixture(bytes, state.old, state.next, blockSize) ?? this.#name(bytes, blockSize)}`,
         };
       }
       const chose = sameContent(found, state.next) ? 'new' : 'old';
@@ -122,4 +122,23 @@ export class LunModel {
     const found = identify(bytes, [...candidates.values()], blockSize);
     return found === undefined ? describeBytes(bytes) : contentName(found);
   }
+}
+
+/** `the first N bytes of new, then old` when a block is torn inside itself; undefined when it is not that. */
+function mixture(bytes: Buffer, old: BlockContent, next: BlockContent, blockSize: number): string | undefined {
+  const a = blockBytes(next, blockSize);
+  const b = blockBytes(old, blockSize);
+  for (const [first, second] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    let split = 0;
+    while (split < bytes.length && bytes[split] === first[split]) split++;
+    if (split > 0 && bytes.subarray(split).equals(second.subarray(split))) {
+      const [firstName, secondName] =
+        first === a ? [contentName(next), contentName(old)] : [contentName(old), contentName(next)];
+      return `its first ${split} bytes from ${firstName} and the other ${bytes.length - split} from ${secondName} (torn inside the block)`;
+    }
+  }
+  return undefined;
 }
