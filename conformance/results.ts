@@ -80,7 +80,8 @@ export function formatReport(report: ConformanceReport, options: { readonly exch
     lines.push(`     counterexample (${f.counterexampleSize}, after ${f.shrinks} shrinks): ${f.counterexample}`);
     lines.push(`     replay: ${f.replay}`);
     if (f.pcapngPath !== undefined) lines.push(`     pcapng: ${f.pcapngPath}`);
-    const shown = f.exchange.slice(-(options.exchangeLines ?? 20));
+    const limit = options.exchangeLines ?? 20;
+    const shown = limit > 0 ? f.exchange.slice(-limit) : [];
     if (shown.length > 0) lines.push('     exchange:', ...shown.map((l) => `       ${l}`));
   }
   lines.push(report.summary);

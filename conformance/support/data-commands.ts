@@ -35,7 +35,8 @@ export interface DataReal {
   readonly region: ScratchRegion;
 }
 
-type DataCommand = fc.AsyncCommand<DataModel, DataReal>;
+/** One model-based command of the data group. */
+export type DataCommand = fc.AsyncCommand<DataModel, DataReal>;
 
 function bytesOf(contents: readonly BlockContent[], blockSize: number): Buffer {
   return Buffer.concat(contents.map((c) => blockBytes(c, blockSize)));

@@ -10,7 +10,8 @@ import type { NegotiatedParams } from '../../protocol/text/params.js';
 import type { RecordedPdu } from '../record/exchange.js';
 import type { Finding } from './invariants.js';
 
-type Side = 'initiator' | 'target';
+/** Which side of a login sent a key. */
+export type Side = 'initiator' | 'target';
 
 /** The result of one key. */
 export interface KeyResult {
