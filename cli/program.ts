@@ -9,6 +9,7 @@ import { debugStack, describeFailure } from './failure.js';
 import { EXIT_CODES_HELP, ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { ddCommand } from './commands/dd.js';
+import { conformanceCommand } from './commands/conformance.js';
 import { ctlCommand } from './ctl/command.js';
 import { daemonCommand } from './daemon/command.js';
 import { inqCommand } from './commands/inq.js';
@@ -55,11 +56,12 @@ ${EXIT_CODES_HELP}`,
     targetCommand(ctx, exitCode),
     daemonCommand(ctx, exitCode),
     ctlCommand(ctx, exitCode),
+    conformanceCommand(ctx, exitCode),
   ]) {
     // addCommand, unlike command(), does not pass on exitOverride and the output settings: copy them.
     command.copyInheritedSettings(program);
-    // `iser target --help` is runTargetCli's own help: the copy above must not bring ours back.
-    if (command.name() === 'target') command.helpOption(false);
+    // `iser target --help` and `iser conformance --help` are the delegates' own: the copy must not bring ours back.
+    if (command.name() === 'target' || command.name() === 'conformance') command.helpOption(false);
     else command.addHelpText('after', `\n${EXIT_CODES_HELP}`);
     program.addCommand(command);
   }
