@@ -27,6 +27,8 @@ import { formatTable } from './harness/table.js';
 
 /** Options of {@link runIserVsTcpBench}. */
 export interface IserVsTcpBenchOptions extends BenchBudget {
+  /** LUN size (default 64 MiB, all in memory; the size does not matter for memory reads). */
+  readonly lunBytes?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -62,7 +64,7 @@ export interface IserVsTcpBenchResult {
 }
 
 const IQN = 'iqn.2024-01.org.iser-bench:tcp';
-const LUN_BYTES = 64 * 2 ** 20; // all in memory; the size does not matter for memory reads
+const LUN_BYTES = 64 * 2 ** 20;
 const SHAPE = pickShapes(['4k-rand-qd32'])[0]!;
 const KEEPALIVE_MS = 5000;
 const IDLE_MS = 30_000;
@@ -121,7 +123,7 @@ export async function runIserVsTcpBench(options: IserVsTcpBenchOptions): Promise
   const log = options.log ?? (() => undefined);
   const { seconds, rounds } = options;
   const machine = describeMachine();
-  const backend = await createFilledMemoryBackend(LUN_BYTES);
+  const backend = await createFilledMemoryBackend(options.lunBytes ?? LUN_BYTES);
   const tcpTarget = await IscsiTarget.listen({
     targets: [{ name: IQN, luns: [{ lun: 0, backend }] }],
     portalGroups: [{ tag: 1, portals: [{ host: '127.0.0.1', port: 0 }] }],

@@ -28,6 +28,8 @@ import { formatTable } from './harness/table.js';
 export interface TcpInitiatorBenchOptions extends BenchBudget {
   /** Shape keys to run (default all). */
   readonly shapes?: readonly string[];
+  /** LUN size (default 256 MiB; smoke tests use less). */
+  readonly lunBytes?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
 }
@@ -54,6 +56,7 @@ export interface InitiatorComparison {
 /** What the bench measured. */
 export interface TcpInitiatorBenchResult {
   readonly machine: string;
+  readonly lunBytes: number;
   readonly loadAfter: string;
   readonly seconds: number;
   readonly rounds: number;
@@ -69,7 +72,7 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
   // iscsi-perf runs whole seconds, at least 2; our side gets the same budget.
   const seconds = Math.max(2, Math.round(options.seconds));
   const machine = describeMachine();
-  const image = await createLunImageFile();
+  const image = await createLunImageFile(options.lunBytes);
   try {
     const tgt = await startTgt({ luns: [{ lun: 1, path: image.path, blockSize: LUN_BLOCK_BYTES }] });
     try {
@@ -144,7 +147,7 @@ export async function runTcpInitiatorBench(options: TcpInitiatorBenchOptions): P
           tgtCpuUsLibiscsi: figure(summaries, LIBISCSI, 'tgtCpuUs'),
         });
       }
-      return { machine, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
+      return { machine, lunBytes: image.bytes, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
     } finally {
       await tgt.stop();
     }
@@ -158,7 +161,7 @@ export function formatTcpInitiatorReport(result: TcpInitiatorBenchResult): strin
   const mib = (s: Summary, shape: ReadShape): string => ((s.median * shape.blockBytes) / 2 ** 20).toFixed(1);
   const us = (s: Summary): string => s.median.toFixed(1);
   return [
-    `Initiators over TCP against the same tgt (256 MiB file LUN): our initiator vs libiscsi iscsi-perf`,
+    `Initiators over TCP against the same tgt (${result.lunBytes / 2 ** 20} MiB file LUN): our initiator vs libiscsi iscsi-perf`,
     result.machine,
     `${result.rounds} rounds x ${result.seconds} s per side and shape, alternating; medians, ± half the range`,
     `goal: ours/libiscsi IOPS >= 1.0x. CPU = initiator CPU per command (us), lower is better; tgt = tgtd's CPU per command`,

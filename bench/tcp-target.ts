@@ -31,6 +31,8 @@ export interface TcpTargetBenchOptions extends BenchBudget {
   readonly shapes?: readonly string[];
   /** Also measure ours with a memory backend (default true). */
   readonly memoryRow?: boolean;
+  /** LUN size (default 256 MiB; smoke tests use less). */
+  readonly lunBytes?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -58,6 +60,7 @@ export interface TargetComparison {
 /** What the bench measured. */
 export interface TcpTargetBenchResult {
   readonly machine: string;
+  readonly lunBytes: number;
   readonly loadAfter: string;
   readonly seconds: number;
   readonly rounds: number;
@@ -77,7 +80,7 @@ export async function runTcpTargetBench(options: TcpTargetBenchOptions): Promise
   const seconds = Math.max(2, Math.round(options.seconds));
   const withMemory = options.memoryRow ?? true;
   const machine = describeMachine();
-  const image = await createLunImageFile();
+  const image = await createLunImageFile(options.lunBytes);
   const cleanups: (() => Promise<void>)[] = [() => image.remove()];
   try {
     const tgt = await startTgt({ luns: [{ lun: 1, path: image.path, blockSize: LUN_BLOCK_BYTES }] });
@@ -85,7 +88,7 @@ export async function runTcpTargetBench(options: TcpTargetBenchOptions): Promise
     const file = await FileBackend.open(image.path, { blockSize: LUN_BLOCK_BYTES });
     cleanups.unshift(() => file.close());
     const luns: LunConfig[] = [{ lun: FILE_LUN, backend: file }];
-    if (withMemory) luns.push({ lun: MEMORY_LUN, backend: await createFilledMemoryBackend() });
+    if (withMemory) luns.push({ lun: MEMORY_LUN, backend: await createFilledMemoryBackend(options.lunBytes) });
     const ours = await IscsiTarget.listen({
       targets: [{ name: OUR_IQN, luns }],
       portalGroups: [{ tag: 1, portals: [{ host: '127.0.0.1', port: 0 }] }],
@@ -134,7 +137,7 @@ export async function runTcpTargetBench(options: TcpTargetBenchOptions): Promise
         cpuRatio: ratio(oursFile.cpuUs, tgtFigures.cpuUs),
       });
     }
-    return { machine, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
+    return { machine, lunBytes: image.bytes, loadAfter: describeLoad(), seconds, rounds: options.rounds, rows };
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
   }
@@ -156,7 +159,7 @@ export function formatTcpTargetReport(result: TcpTargetBenchResult): string {
     if (r.oursMemory !== undefined) rows.push(line(OURS_MEMORY, r.oursMemory, formatRatio(r.memoryRatio ?? NaN)));
   }
   return [
-    'Targets over TCP driven by the same iscsi-perf: our target vs tgt, both on the same 256 MiB file',
+    `Targets over TCP driven by the same iscsi-perf: our target vs tgt, both on the same ${result.lunBytes / 2 ** 20} MiB file`,
     result.machine,
     `${result.rounds} rounds x ${result.seconds} s per target and shape, rotating; medians, ± half the range`,
     'goal: ours/tgt IOPS >= 1.2x. CPU = the target process CPU per command (us), lower is better',
@@ -167,7 +170,12 @@ export function formatTcpTargetReport(result: TcpTargetBenchResult): string {
 
 if (isMain(import.meta.url)) {
   const budget = parseBudget(process.argv.slice(2), { seconds: 3, rounds: 3 });
-  runTcpTargetBench({ ...budget, log: (line) => { console.log(line); } })
+  runTcpTargetBench({
+    ...budget,
+    log: (line) => {
+      console.log(line);
+    },
+  })
     .then((result) => {
       console.log(formatTcpTargetReport(result));
     })

@@ -4,7 +4,7 @@ import { formatIserVsTcpReport, runIserVsTcpBench } from '../../bench/iser-vs-tc
 
 describe('bench/iser-vs-tcp', () => {
   it('measures both transports and the speed of virtual time', async () => {
-    const result = await runIserVsTcpBench({ seconds: 0.3, rounds: 1 });
+    const result = await runIserVsTcpBench({ seconds: 0.3, rounds: 1, lunBytes: 8 << 20 });
     const figures = [result.iser.iops.median, result.tcp.iops.median, result.ratio, result.iser.cpuUs.median];
     figures.push(...result.virtualTime.flatMap((v) => [v.speed.median, v.eventsPerSecond.median]));
     expect(result.virtualTime).toHaveLength(2);

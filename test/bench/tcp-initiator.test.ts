@@ -7,7 +7,7 @@ const skip = missing('tgtd', 'apt-get install tgt') ?? missing('iscsi-perf', 'ap
 
 describe.skipIf(skip)('bench/tcp-initiator', () => {
   it('measures both initiators on one shape', async () => {
-    const result = await runTcpInitiatorBench({ seconds: 2, rounds: 1, shapes: ['4k-rand-qd1'] });
+    const result = await runTcpInitiatorBench({ seconds: 2, rounds: 1, shapes: ['4k-rand-qd1'], lunBytes: 16 << 20 });
     expect(result.rows).toHaveLength(1);
     for (const row of result.rows) {
       for (const figure of [row.ours.median, row.libiscsi.median, row.ratio]) {

@@ -7,7 +7,7 @@ const skip = missing('tgtd', 'apt-get install tgt') ?? missing('iscsi-perf', 'ap
 
 describe.skipIf(skip)('bench/tcp-target', () => {
   it('measures tgt and our target (file and memory) on one shape', async () => {
-    const result = await runTcpTargetBench({ seconds: 2, rounds: 1, shapes: ['4k-rand-qd1'] });
+    const result = await runTcpTargetBench({ seconds: 2, rounds: 1, shapes: ['4k-rand-qd1'], lunBytes: 16 << 20 });
     expect(result.rows).toHaveLength(1);
     for (const row of result.rows) {
       const figures = [row.tgt.iops.median, row.oursFile.iops.median, row.oursMemory?.iops.median, row.ratio];
