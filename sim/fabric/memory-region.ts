@@ -10,6 +10,7 @@ import type { MemoryRegion, ProtectionDomain } from '../../transports/verbs.js';
 import type { RandomSource } from './random.js';
 import { hexAddress } from './trace.js';
 import type { TraceFieldValue } from './trace.js';
+import { KeyTable } from '../common/key-table.js';
 
 const PAGE = 4096n;
 const ALL_ACCESS = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
@@ -18,39 +19,9 @@ const ALL_ACCESS = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ
 export type InvalidationCause = 'deregister' | 'remote-invalidate' | 'teardown';
 
 /** A host's table of live regions by rkey. */
-export class MemoryKeyTable {
-  readonly #random: RandomSource;
-  readonly #byRkey = new Map<number, SimMemoryRegion>();
-  #nextIndex: number;
-
+export class MemoryKeyTable extends KeyTable<SimMemoryRegion> {
   constructor(random: RandomSource) {
-    this.#random = random;
-    this.#nextIndex = random.int(1, 0x3fff);
-  }
-
-  /** A fresh rkey (never one in use on this host). */
-  allocate(): number {
-    for (;;) {
-      const index = this.#nextIndex;
-      this.#nextIndex = index >= 0xffffff ? 1 : index + 1;
-      const rkey = ((index << 8) | this.#random.int(0, 255)) >>> 0;
-      if (!this.#byRkey.has(rkey)) return rkey;
-    }
-  }
-
-  /** Makes `mr` reachable by its rkey. */
-  add(mr: SimMemoryRegion): void {
-    this.#byRkey.set(mr.rkey, mr);
-  }
-
-  /** The live region with this rkey, if any. */
-  lookup(rkey: number): SimMemoryRegion | undefined {
-    return this.#byRkey.get(rkey);
-  }
-
-  /** Forgets `mr`. */
-  remove(mr: SimMemoryRegion): void {
-    if (this.#byRkey.get(mr.rkey) === mr) this.#byRkey.delete(mr.rkey);
+    super(random, (mr) => mr.rkey);
   }
 }
 

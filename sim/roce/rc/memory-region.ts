@@ -8,46 +8,20 @@
 import { Access, VerbsError } from '../../../transports/verbs.js';
 import type { MemoryRegion, ProtectionDomain } from '../../../transports/verbs.js';
 import type { SeededRandom } from '../../clock/random.js';
+import { KeyTable } from '../../common/key-table.js';
 
 const PAGE = 4096n;
 const ALL_ACCESS = Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ;
 const REMOTE_ACCESS = Access.REMOTE_WRITE | Access.REMOTE_READ;
 
-/** A device's regions by key: rkeys are per device, so a lookup can find another connection's region. */
-export class MemoryKeyTable {
-  readonly #random: SeededRandom;
-  readonly #byKey = new Map<number, SoftRoceMemoryRegion>();
-  #nextIndex: number;
-
+/**
+ * A device's regions by key: rkeys are per device, so a lookup can find another connection's region. Indexed by
+ * lkey; rkey lookups must also check {@link SoftRoceMemoryRegion.rkey}.
+ */
+export class MemoryKeyTable extends KeyTable<SoftRoceMemoryRegion> {
   /** Keys start at a seeded index. */
   constructor(random: SeededRandom) {
-    this.#random = random;
-    this.#nextIndex = random.int(1, 0x3fff);
-  }
-
-  /** A fresh key, never one in use on this device. */
-  allocate(): number {
-    for (;;) {
-      const index = this.#nextIndex;
-      this.#nextIndex = index >= 0xffffff ? 1 : index + 1;
-      const key = ((index << 8) | this.#random.int(0, 255)) >>> 0;
-      if (!this.#byKey.has(key)) return key;
-    }
-  }
-
-  /** Makes `mr` reachable by its key. */
-  add(mr: SoftRoceMemoryRegion): void {
-    this.#byKey.set(mr.lkey, mr);
-  }
-
-  /** The live region whose lkey is `key` (rkey lookups must also check {@link SoftRoceMemoryRegion.rkey}). */
-  lookup(key: number): SoftRoceMemoryRegion | undefined {
-    return this.#byKey.get(key);
-  }
-
-  /** Forgets `mr`. */
-  remove(mr: SoftRoceMemoryRegion): void {
-    if (this.#byKey.get(mr.lkey) === mr) this.#byKey.delete(mr.lkey);
+    super(random, (mr) => mr.lkey);
   }
 }
 
