@@ -2,7 +2,9 @@
 # run-native-tests.sh — the native addon's tests on a real verbs device (`npm run test:rxe`):
 # build the addon on the host, build (or reuse) the rxe guest image, boot it with a bundle of the repo and
 # node_modules, run tools/rxevm/guest/native-test.sh inside, and exit with its code. Prints step times.
-# Knobs: RXEVM_DIR (image cache, default /var/tmp/rxevm), RXEVM_TIMEOUT (guest hard limit, default 900 s).
+# Knobs: RXEVM_DIR (image cache, default /var/tmp/rxevm), RXEVM_TIMEOUT (guest hard limit, default 900 s),
+# NATIVE_TEST_FILTER (vitest file filters passed through, e.g. "test/native/lio-isert"; default all of test/native),
+# NATIVE_TEST_TIMEOUT (vitest's hard limit inside the guest, default 780 s).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export RXEVM_DIR=${RXEVM_DIR:-/var/tmp/rxevm}
@@ -28,14 +30,20 @@ timed build-image bash "$REPO/tools/rxevm/build-image.sh"
 stage() {
   rm -rf "$STAGE"
   mkdir -p "$STAGE"
-  cp "$REPO/tools/rxevm/guest/native-test.sh" "$REPO/tools/rxevm/guest/lib.sh" "$STAGE/"
-  # What the tests import, and node_modules minus the tools only the host's lint/docs/typecheck use.
+  cp "$REPO/tools/rxevm/guest/"*.sh "$STAGE/"
+  # Knobs for the guest: the kernel command line cannot carry them, the share can.
+  {
+    printf 'NATIVE_TEST_FILTER=%q\n' "${NATIVE_TEST_FILTER:-test/native}"
+    printf 'NATIVE_TEST_TIMEOUT=%q\n' "${NATIVE_TEST_TIMEOUT:-780}"
+  } >"$STAGE/env.sh"
+  # Every source folder a guest test may import (the guest runs .ts through vitest, no build), the built
+  # addon, and node_modules minus the tools only the host's lint/docs/typecheck use.
   (cd "$REPO" && tar -cf "$STAGE/bundle.tar" \
     --exclude='node_modules/typescript' --exclude='node_modules/typedoc' --exclude='node_modules/@shikijs' \
     --exclude='node_modules/eslint*' --exclude='node_modules/@eslint' --exclude='node_modules/@typescript-eslint' \
     --exclude='node_modules/prettier' --exclude='node_modules/dependency-cruiser' --exclude='node_modules/.cache' \
-    package.json tsconfig.json vitest.config.ts protocol transports native/*.ts native/build/Release/iser_verbs.node \
-    test/native test/support node_modules)
+    package.json tsconfig.json vitest.config.ts protocol transports sim backends server nbd config conformance cli \
+    native/*.ts native/build/Release/iser_verbs.node test node_modules)
 }
 timed stage stage
 echo "[run-native-tests] bundle $(du -h "$STAGE/bundle.tar" | cut -f1)" >&2

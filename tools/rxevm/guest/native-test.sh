@@ -2,12 +2,16 @@
 # native-test.sh — INSIDE the guest: rxe0 up, then the native addon's tests (vitest, test/native) against it.
 # Expects the share (/mnt/host) to hold bundle.tar (repo subset + node_modules + the built addon, made by
 # run-native-tests.sh): unpacked to /tmp, because node_modules over 9p is several times slower.
-# Writes vitest's JSON report to /mnt/host/results.json; the last line is "native-test: N passed, N failed".
+# Writes vitest's JSON report to /mnt/host/results.json; the last line is
+# "native-test: N passed, N failed, N skipped". /mnt/host/env.sh (optional) sets NATIVE_TEST_FILTER (vitest
+# filters, default test/native) and NATIVE_TEST_TIMEOUT (seconds).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SHARE=/mnt/host
 WORK=/tmp/repo
 t0=$(now)
+# shellcheck source=/dev/null
+[ -f "$SHARE/env.sh" ] && . "$SHARE/env.sh"
 
 step rxe_up rxe_up || { echo "native-test: 0 passed, 1 failed (rxe_up)"; exit 1; }
 unpack() { mkdir -p "$WORK" && tar -xf "$SHARE/bundle.tar" -C "$WORK"; }
@@ -17,9 +21,11 @@ cd "$WORK" || exit 1
 export ISER_RDMA_ADDR ISER_REQUIRE_RDMA=1 CI=1
 ISER_RDMA_ADDR=$(my_ip)
 rc=0
-# Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run.
-timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-600}" node node_modules/vitest/vitest.mjs run test/native \
-  --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" || rc=$?
+# Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run. One file at a time:
+# LIO's configfs tree, iscsid and the SCSI hosts are global to the guest, so files must not race.
+# shellcheck disable=SC2086 # NATIVE_TEST_FILTER is a list of filters
+timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-780}" node node_modules/vitest/vitest.mjs run ${NATIVE_TEST_FILTER:-test/native} \
+  --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" || rc=$?
 
 counts=$(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
