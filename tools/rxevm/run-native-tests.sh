@@ -8,7 +8,10 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export RXEVM_DIR=${RXEVM_DIR:-/var/tmp/rxevm}
-STAGE=$RXEVM_DIR/native-test
+# A stage per run: several engineers may run this at once, and each run's share must stay its own.
+mkdir -p "$RXEVM_DIR"
+STAGE=${RXEVM_STAGE:-$(mktemp -d "$RXEVM_DIR/native-test.XXXXXX")}
+trap 'rm -f "$STAGE/bundle.tar"' EXIT # 95 MB; results.json and the console log stay
 t_start=$(date +%s)
 timed() {
   local name=$1 t0 rc=0
@@ -28,8 +31,8 @@ timed build-native bash "$REPO/native/build.sh"
 timed build-image bash "$REPO/tools/rxevm/build-image.sh"
 
 stage() {
-  rm -rf "$STAGE"
   mkdir -p "$STAGE"
+  rm -f "$STAGE/results.json"
   cp "$REPO/tools/rxevm/guest/"*.sh "$STAGE/"
   # Knobs for the guest: the kernel command line cannot carry them, the share can.
   {
@@ -49,7 +52,12 @@ timed stage stage
 echo "[run-native-tests] bundle $(du -h "$STAGE/bundle.tar" | cut -f1)" >&2
 
 rc=0
-RXEVM_SHARE=$STAGE RXEVM_RUN=native-test.sh RXEVM_TIMEOUT=${RXEVM_TIMEOUT:-900} RXEVM_LOG=$RXEVM_DIR/native-test.log \
+log=${RXEVM_LOG:-$STAGE/console.log}
+RXEVM_SHARE=$STAGE RXEVM_RUN=native-test.sh RXEVM_TIMEOUT=${RXEVM_TIMEOUT:-900} RXEVM_LOG=$log \
   timed guest bash "$REPO/tools/rxevm/boot.sh" || rc=$?
-echo "[run-native-tests] total $(($(date +%s) - t_start))s, guest rc=$rc (console log $RXEVM_DIR/native-test.log)" >&2
+# The guest's own verdict: any failed test fails the run even if an exit code got lost on the way.
+if ! grep -qE '^native-test: [0-9]+ passed, 0 failed' "$log"; then
+  [ "$rc" != 0 ] || rc=1
+fi
+echo "[run-native-tests] total $(($(date +%s) - t_start))s, guest rc=$rc (console log $log, report $STAGE/results.json)" >&2
 exit $rc

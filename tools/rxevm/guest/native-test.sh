@@ -18,7 +18,8 @@ unpack() { mkdir -p "$WORK" && tar -xf "$SHARE/bundle.tar" -C "$WORK"; }
 step unpack unpack || { echo "native-test: 0 passed, 1 failed (unpack)"; exit 1; }
 
 cd "$WORK" || exit 1
-export ISER_RDMA_ADDR ISER_REQUIRE_RDMA=1 CI=1
+# RXEVM_GUEST=1: tests that change kernel state (LIO, iscsid) run only here.
+export ISER_RDMA_ADDR ISER_REQUIRE_RDMA=1 RXEVM_GUEST=1 CI=1
 ISER_RDMA_ADDR=$(my_ip)
 rc=0
 # Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run. One file at a time:
