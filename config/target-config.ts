@@ -6,15 +6,15 @@
  * `config/examples/target.yaml`.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { parseBackendSpec } from '../backends/spec.js';
 import { isIserError } from '../protocol/errors.js';
 import { MAX_FLAT_LUN } from '../protocol/scsi/lun.js';
 import { isTargetNodeName } from '../protocol/target/validate.js';
 import { isIscsiName } from '../protocol/text/config.js';
-import { ConfigError, type ConfigIssue, type ConfigWarning } from './errors.js';
-import { locate } from './yaml-locate.js';
+import type { ConfigWarning } from './errors.js';
+import { parseYamlWithSchema } from './yaml-schema.js';
 
 /** Log levels (pino's). */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -274,99 +274,17 @@ const schema = z
     }
   });
 
-function pathText(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of path) {
-    out += typeof segment === 'number' ? `[${segment}]` : out === '' ? String(segment) : `.${String(segment)}`;
-  }
-  return out;
-}
-
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
-}
-
-/** Parses target.yaml text. Throws {@link ConfigError} listing every problem, each as `file:line:column: message`. */
+/** Parses target.yaml text. Throws a ConfigError listing every problem, each as `file:line:column: message`. */
 export function parseTargetConfig(
   text: string,
   file = 'target.yaml',
 ): TargetFileConfig & { readonly warnings: readonly ConfigWarning[] } {
-  if (text.length > MAX_TARGET_CONFIG_BYTES) {
-    throw new ConfigError(file, {
-      issues: [
-        {
-          code: 'ERR_CONFIG_TOO_LARGE',
-          line: 1,
-          column: 1,
-          message: `file is larger than ${MAX_TARGET_CONFIG_BYTES} bytes`,
-        },
-      ],
-    });
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const warnings: ConfigWarning[] = document.warnings.map((w) => ({
-    line: w.linePos?.[0].line ?? 1,
-    column: w.linePos?.[0].col ?? 1,
-    message: firstLine(w.message),
-  }));
-  if (document.errors.length > 0) {
-    throw new ConfigError(file, {
-      issues: document.errors.map((err) => ({
-        code: err.code === 'DUPLICATE_KEY' ? 'ERR_CONFIG_DUPLICATE' : 'ERR_CONFIG_SYNTAX',
-        line: err.linePos?.[0].line ?? 1,
-        column: err.linePos?.[0].col ?? 1,
-        message: firstLine(err.message),
-      })),
-    });
-  }
-  let data: unknown;
-  try {
-    data = document.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new ConfigError(file, {
-      issues: [
-        { code: 'ERR_CONFIG_SYNTAX', line: 1, column: 1, message: err instanceof Error ? err.message : String(err) },
-      ],
-      cause: err,
-    });
-  }
-  const result = schema.safeParse(data ?? {});
-  if (result.success) {
-    const config: TargetFileConfig = result.data;
-    return { ...config, warnings };
-  }
-  const issues: ConfigIssue[] = [];
-  for (const zodIssue of result.error.issues) {
-    if (zodIssue.code === 'unrecognized_keys') {
-      for (const key of zodIssue.keys) {
-        const where = locate(document, lineCounter, [...zodIssue.path, key], 'key');
-        const inside = pathText(zodIssue.path);
-        issues.push({
-          code: 'ERR_CONFIG_UNKNOWN_KEY',
-          ...where.position,
-          message: `unknown key "${key}"${inside === '' ? '' : ` in ${inside}`}`,
-        });
-      }
-      continue;
-    }
-    const at =
-      zodIssue.code === 'custom' && (zodIssue.params as { at?: string } | undefined)?.at === 'key' ? 'key' : 'value';
-    const where = locate(document, lineCounter, zodIssue.path, at);
-    const name = pathText(zodIssue.path);
-    const missing = !where.found && zodIssue.code === 'invalid_type';
-    issues.push({
-      code: missing ? 'ERR_CONFIG_MISSING' : 'ERR_CONFIG_VALUE',
-      ...where.position,
-      message: missing
-        ? `${name} is required`
-        : name === ''
-          ? `the file must be a mapping of settings (portals:, targets:, ...): ${zodIssue.message}`
-          : `${name}: ${zodIssue.message}`,
-    });
-  }
-  issues.sort((a, b) => a.line - b.line || a.column - b.column);
-  throw new ConfigError(file, { issues });
+  const { value, warnings } = parseYamlWithSchema(text, file, schema, {
+    maxBytes: MAX_TARGET_CONFIG_BYTES,
+    topLevelHint: 'portals:, targets:, ...',
+  });
+  const config: TargetFileConfig = value;
+  return { ...config, warnings };
 }
 
 /** Reads and parses a target.yaml file. */
