@@ -30,6 +30,11 @@ export interface PropertySpec<T> {
   skip?(suite: SuiteContext): string | undefined;
   /** The inputs. `replayPath` is fast-check's hint for replaying command sequences. */
   arbitrary(suite: SuiteContext, replayPath: string | undefined): fc.Arbitrary<T>;
+  /**
+   * Inputs that run before the generated ones, whatever the budget leaves: the cases a run must always
+   * exercise (a short budget on a loaded machine may otherwise allow only a few random inputs).
+   */
+  examples?(suite: SuiteContext): readonly T[];
   /** Checks one input; throws when the rule does not hold. */
   check(run: RunContext, input: T): Promise<void>;
   /** How big an input is (commands in a sequence, PDUs...), so reports can say the counterexample is short. */
@@ -121,10 +126,13 @@ export function defineProperty<T>(spec: PropertySpec<T>): ConformanceProperty {
           throw err;
         }
       });
+      // A replay (path) must meet exactly the inputs it names, so examples only lead fresh runs.
+      const examples = params.path === undefined ? (spec.examples?.(suite) ?? []) : [];
       const details = await fc.check(property, {
         seed: params.seed,
         numRuns: params.numRuns,
         ...(params.path === undefined ? {} : { path: params.path }),
+        ...(examples.length === 0 ? {} : { examples: examples.map((e): [T] => [e]) }),
       });
       const input = details.counterexample?.[0];
       const text = details.counterexample === null || input === undefined ? undefined : fc.stringify(input);

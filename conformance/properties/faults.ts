@@ -107,6 +107,13 @@ export const recovery: ConformanceProperty = defineProperty<FaultCase>({
       ? 'fault schedules need a simulated transport (sim/fabric fault plans)'
       : undefined,
   arbitrary: (suite) => arbCase(suite.region(REGION_BLOCKS).blocks),
+  // Whatever the budget allows, one run drops the connection under a write, so recovery is always exercised.
+  examples: () => [
+    {
+      fault: { kind: 'drop-connection', afterMs: 0 },
+      batches: [[{ write: true, lba: 0, blocks: 8 }], [{ write: false, lba: 0, blocks: 8 }]],
+    },
+  ],
   size: (c) => 1 + c.batches.reduce((n, b) => n + b.length, 0),
   async check(run, input) {
     const faults = run.target.faults;
