@@ -8,7 +8,7 @@
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import type { DatamoverConnection, DatamoverListener, PortalAddress } from '../protocol/datamover.js';
 import type { LoginError, RandomSource, TargetLoginPolicy, TargetLoginResult } from '../protocol/login/index.js';
-import type { Isid } from '../protocol/pdu/index.js';
+import { formatIsid, type Isid } from '../protocol/pdu/index.js';
 import type { ScsiTargetDevice } from '../protocol/scsi/target/device.js';
 import type { ScsiNexus } from '../protocol/scsi/target/types.js';
 import { TargetSessionError } from '../protocol/session/target-errors.js';
@@ -25,11 +25,12 @@ import {
   type RegisteredSession,
   type ResolvedTargetConfig,
   type TargetConfig,
+  type TargetNodeConfig,
 } from '../protocol/target/index.js';
-import type { NegotiatedParams, SessionType } from '../protocol/text/index.js';
+import type { NegotiatedParams, SessionType, TransportKind } from '../protocol/text/index.js';
 import { TcpListener, type TcpListenerOptions } from '../transports/tcp/index.js';
 import { TargetServerError } from './errors.js';
-import { SessionDriver } from './session-driver.js';
+import { SessionDriver, type CommandDone } from './session-driver.js';
 import { TargetConnection } from './target-connection.js';
 
 /** Options of an {@link IscsiTarget}. */
@@ -46,22 +47,86 @@ export interface IscsiTargetOptions {
   readonly tcp?: TcpListenerOptions;
   /** Receives what happens, for logs. */
   readonly onEvent?: (event: TargetServerEvent) => void;
+  /** Receives finer-grained happenings (every command, every closed connection), for metrics and logs. */
+  readonly observer?: TargetServerObserver;
+}
+
+/** Happenings too frequent or too new for `onEvent` (whose consumers record every event they get). */
+export interface TargetServerObserver {
+  /** A SCSI command finished on a target's device. */
+  readonly command?: (event: CommandEvent) => void;
+  /** A connection closed, in whatever phase. */
+  readonly connectionClosed?: (event: ConnectionClosedEvent) => void;
+}
+
+/** A finished SCSI command. */
+export interface CommandEvent extends CommandDone {
+  readonly tsih: number;
+  readonly targetName: string;
+}
+
+/** A closed connection. */
+export interface ConnectionClosedEvent {
+  /** The server's id of the connection (as in the `connection` event). */
+  readonly id: number;
+  readonly remote: PortalAddress;
+  /** Its session and CID, when it got past login. */
+  readonly tsih: number | undefined;
+  readonly cid: number | undefined;
+  /** Why the transport failed, if it did (e.g. a digest error). */
+  readonly error: unknown;
+}
+
+/** What {@link IscsiTarget.reconfigure} did, target by target (names as configured). */
+export interface ReconfigureResult {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly replaced: readonly string[];
+  readonly unchanged: readonly string[];
+  /** TSIHs of the sessions asked to log out because their target was removed or replaced. */
+  readonly endingSessions: readonly number[];
+  /** Resolves once those sessions are gone (they are dropped at the logout deadline at the latest). */
+  readonly settled: Promise<void>;
 }
 
 /** Something that happened in the server, for logs. */
 export type TargetServerEvent =
   | { readonly kind: 'listening'; readonly portalGroupTag: number; readonly address: PortalAddress }
-  | { readonly kind: 'connection'; readonly remote: PortalAddress; readonly local: PortalAddress }
-  | { readonly kind: 'login-failed'; readonly remote: PortalAddress; readonly error: Error | undefined }
+  | {
+      readonly kind: 'connection';
+      /** The server's id of the connection, until it closes. */
+      readonly id: number;
+      readonly transport: TransportKind;
+      readonly portalGroupTag: number;
+      readonly remote: PortalAddress;
+      readonly local: PortalAddress;
+    }
+  | {
+      readonly kind: 'login-failed';
+      readonly id: number;
+      readonly remote: PortalAddress;
+      readonly error: Error | undefined;
+    }
   | {
       readonly kind: 'session-started';
+      /** The connection id of the leading connection. */
+      readonly id: number;
+      readonly cid: number;
+      /** The ISID as 12 hex digits. */
+      readonly isid: string;
       readonly tsih: number;
       readonly initiatorName: string;
       readonly targetName: string | undefined;
       readonly sessionType: SessionType;
       readonly reinstated: number | undefined;
     }
-  | { readonly kind: 'connection-joined'; readonly tsih: number; readonly cid: number; readonly replaced: boolean }
+  | {
+      readonly kind: 'connection-joined';
+      readonly id: number;
+      readonly tsih: number;
+      readonly cid: number;
+      readonly replaced: boolean;
+    }
   | { readonly kind: 'session-ended'; readonly tsih: number; readonly reason: TargetSessionError }
   | { readonly kind: 'session-event'; readonly tsih: number; readonly event: TargetSessionEvent };
 
@@ -108,8 +173,7 @@ const DEFAULT_LOGOUT_DEADLINE_SECONDS = 5;
 
 /** An iSCSI target server. */
 export class IscsiTarget {
-  /** The validated configuration. */
-  readonly config: ResolvedTargetConfig;
+  #config: ResolvedTargetConfig;
   readonly #options: IscsiTargetOptions;
   readonly #scheduler: SchedulerLike;
   readonly #registry: SessionRegistry<SessionEntry>;
@@ -124,30 +188,27 @@ export class IscsiTarget {
   #loginFailures = 0;
   #sessionsEnded = 0;
   #commands = 0;
+  #nextConnectionId = 1;
 
   /** Validates the configuration (throws TargetConfigError) and builds the targets' SCSI devices. */
   constructor(config: TargetConfig, options: IscsiTargetOptions = {}) {
-    this.config = validateTargetConfig(config);
+    this.#config = validateTargetConfig(config);
     this.#options = options;
     this.#scheduler = options.scheduler ?? asyncScheduler;
-    this.#registry = new SessionRegistry(this.config.maxSessions);
-    for (const node of this.config.targets.values()) {
-      this.#devices.set(
-        targetKey(node.name),
-        createScsiDevice(node, {
-          onAbortTasks: (lun, nexuses) => {
-            this.#preempted(node.name, lun, nexuses);
-          },
-        }),
-      );
-    }
+    this.#registry = new SessionRegistry(this.#config.maxSessions);
+    for (const node of this.#config.targets.values()) this.#devices.set(targetKey(node.name), this.#device(node));
+  }
+
+  /** The validated configuration in force (it changes with {@link reconfigure}). */
+  get config(): ResolvedTargetConfig {
+    return this.#config;
   }
 
   /** Opens a TCP listener on every portal of the configuration and serves them. */
   static async listen(config: TargetConfig, options: IscsiTargetOptions = {}): Promise<IscsiTarget> {
     const target = new IscsiTarget(config, options);
     try {
-      for (const group of target.config.portalGroups.values()) {
+      for (const group of target.#config.portalGroups.values()) {
         for (const portal of group.portals) {
           if ((portal.transport ?? 'tcp') !== 'tcp') {
             throw new TargetServerError(
@@ -191,10 +252,70 @@ export class IscsiTarget {
     return this.#devices.get(targetKey(targetName));
   }
 
+  /**
+   * Puts a new configuration in force, or throws (TargetConfigError, ERR_SERVER_TRANSPORT) and changes nothing.
+   * Target nodes are compared by object: a node passed again (the same object, under the same name) is
+   * unchanged and its sessions are untouched; a new object under a known name replaces the node (new SCSI
+   * device, so unit attentions and reservations start afresh); a name no longer present removes it. Sessions of
+   * removed and replaced targets are asked to log out (Async Message) and dropped at the deadline; new logins
+   * see the new configuration at once. Every portal group a served listener uses must still exist.
+   */
+  reconfigure(next: TargetConfig, options: { readonly logoutDeadlineSeconds?: number } = {}): ReconfigureResult {
+    this.#checkOpen();
+    const resolved = validateTargetConfig(next);
+    for (const { listener, tag } of this.#listeners) {
+      if (!resolved.portalGroups.has(tag)) {
+        throw new TargetServerError(
+          'ERR_SERVER_TRANSPORT',
+          `portal group ${tag} is still served on ${listener.address.host}:${listener.address.port} (unserve it first)`,
+        );
+      }
+    }
+    const old = this.#config;
+    const added: string[] = [];
+    const removed: string[] = [];
+    const replaced: string[] = [];
+    const unchanged: string[] = [];
+    const leaving: SessionEntry[] = [];
+    for (const [key, node] of old.targets) {
+      const successor = resolved.targets.get(key);
+      if (successor === node) {
+        unchanged.push(node.name);
+        continue;
+      }
+      (successor === undefined ? removed : replaced).push(node.name);
+      leaving.push(...this.#registry.forTarget(node.name).filter((e) => !e.driver.ended));
+      this.#devices.delete(key);
+    }
+    for (const [key, node] of resolved.targets) {
+      if (old.targets.get(key) !== node) this.#devices.set(key, this.#device(node));
+      if (!old.targets.has(key)) added.push(node.name);
+    }
+    this.#config = resolved;
+    // Policies read the configuration they were made with: make them again on next use.
+    this.#policies.clear();
+    const seconds =
+      options.logoutDeadlineSeconds ?? this.#options.logoutDeadlineSeconds ?? DEFAULT_LOGOUT_DEADLINE_SECONDS;
+    // They stay registered until they end: a login with the same identity reinstates them onto the new node.
+    for (const entry of leaving) entry.driver.run(entry.driver.session.requestLogout(seconds));
+    const settled = this.#until(() => leaving.every((e) => e.driver.ended), seconds * 1000 + 1000).then(() => {
+      for (const entry of leaving) {
+        if (entry.driver.ended) continue;
+        const name = entry.targetName ?? '';
+        const reason = new TargetSessionError(
+          'ERR_TARGET_SESSION_SHUTDOWN',
+          `target ${name} was ${removed.includes(name) ? 'removed' : 'replaced'} by a reconfiguration`,
+        );
+        entry.driver.run(entry.driver.session.close(reason));
+      }
+    });
+    return { added, removed, replaced, unchanged, endingSessions: leaving.map((e) => e.tsih), settled };
+  }
+
   /** Serves a listener's connections as portal group `portalGroupTag` (which must be configured). */
   serve(listener: DatamoverListener, portalGroupTag: number): void {
     this.#checkOpen();
-    if (!this.config.portalGroups.has(portalGroupTag)) {
+    if (!this.#config.portalGroups.has(portalGroupTag)) {
       throw new TargetServerError('ERR_SERVER_TRANSPORT', `portal group ${portalGroupTag} is not configured`);
     }
     const sub = listener.connections.subscribe((connection) => {
@@ -204,25 +325,53 @@ export class IscsiTarget {
     this.#emit({ kind: 'listening', portalGroupTag, address: listener.address });
   }
 
+  /**
+   * Stops serving a listener and closes it. Connections it accepted stay: their sessions end by logout or by
+   * {@link reconfigure}, not because the portal went away.
+   */
+  async unserve(listener: DatamoverListener): Promise<void> {
+    const index = this.#listeners.findIndex((l) => l.listener === listener);
+    if (index < 0) return;
+    const [entry] = this.#listeners.splice(index, 1);
+    entry?.sub.unsubscribe();
+    await listener.close().catch(() => undefined);
+  }
+
   /** Takes one accepted connection through login and full feature phase. */
   accept(transport: DatamoverConnection, portalGroupTag: number): void {
-    if (this.#closing !== undefined || !this.config.portalGroups.has(portalGroupTag)) {
+    if (this.#closing !== undefined || !this.#config.portalGroups.has(portalGroupTag)) {
       void transport.close().catch(() => undefined);
       return;
     }
-    this.#emit({ kind: 'connection', remote: transport.remote, local: transport.local });
+    const id = this.#nextConnectionId++;
+    this.#emit({
+      kind: 'connection',
+      id,
+      transport: transport.kind,
+      portalGroupTag,
+      remote: transport.remote,
+      local: transport.local,
+    });
     let reservedTsih: number | undefined;
-    const policy = this.#policy(portalGroupTag);
+    // Every question goes to the policy in force when it is asked, so a login spanning a reload sees the new one.
+    const policy = (): TargetLoginPolicy => this.#policy(portalGroupTag);
     const connection = new TargetConnection(transport, {
+      id,
       login: {
         transport: transport.kind,
         portalGroupTag,
         policy: {
-          ...policy,
-          allocateTsih: () => (reservedTsih = policy.allocateTsih()),
+          lookupTarget: (...args) => policy().lookupTarget(...args),
+          discovery: (...args) => policy().discovery(...args),
+          isInitiatorAllowed: (...args) => policy().isInitiatorAllowed(...args),
+          authentication: (...args) => policy().authentication(...args),
+          chapSecret: (...args) => policy().chapSecret(...args),
+          targetChapCredentials: (...args) => policy().targetChapCredentials(...args),
+          findSession: (...args) => policy().findSession(...args),
+          allocateTsih: () => (reservedTsih = policy().allocateTsih()),
         },
-        commandWindow: this.config.queueDepth,
-        allowShortSecrets: this.config.allowShortChapSecrets,
+        commandWindow: this.#config.queueDepth,
+        allowShortSecrets: this.#config.allowShortChapSecrets,
         ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
       },
       loginTimeoutMs: this.#options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS,
@@ -239,10 +388,17 @@ export class IscsiTarget {
           }
           reservedTsih = undefined;
           this.#loginFailures += 1;
-          this.#emit({ kind: 'login-failed', remote: c.transport.remote, error });
+          this.#emit({ kind: 'login-failed', id: c.id, remote: c.transport.remote, error });
         },
-        closed: (c) => {
+        closed: (c, error) => {
           this.#connections.delete(c);
+          this.#options.observer?.connectionClosed?.({
+            id: c.id,
+            remote: c.transport.remote,
+            tsih: c.driver?.session.tsih,
+            cid: c.cid,
+            error,
+          });
           this.#notify();
         },
       },
@@ -273,6 +429,7 @@ export class IscsiTarget {
       if (result.replacesConnection) entry.driver.replaceConnection(result.cid);
       this.#emit({
         kind: 'connection-joined',
+        id: connection.id,
         tsih: result.tsih,
         cid: result.cid,
         replaced: result.replacesConnection,
@@ -288,7 +445,7 @@ export class IscsiTarget {
         old.driver.run(old.driver.session.close(reason));
       }
     }
-    const node = result.targetName === undefined ? undefined : findTarget(this.config, result.targetName, tag);
+    const node = result.targetName === undefined ? undefined : findTarget(this.#config, result.targetName, tag);
     const device = node === undefined ? undefined : this.#devices.get(targetKey(node.name));
     const session = new TargetSession({
       tsih: result.tsih,
@@ -302,16 +459,16 @@ export class IscsiTarget {
       ...(node?.negotiation === undefined ? {} : { negotiation: node.negotiation }),
       expCmdSN: result.expCmdSN,
       maxCmdSN: result.maxCmdSN,
-      queueDepth: node?.queueDepth ?? this.config.queueDepth,
-      nopInIntervalMs: this.config.nopInIntervalMs,
-      nopInTimeoutMs: this.config.nopInTimeoutMs,
+      queueDepth: node?.queueDepth ?? this.#config.queueDepth,
+      nopInIntervalMs: this.#config.nopInIntervalMs,
+      nopInTimeoutMs: this.#config.nopInTimeoutMs,
       ...(device === undefined
         ? {}
         : {
             transferLengths: (lun: number, cdb: Buffer) => device.transferLengths(lun, cdb),
             hasLun: (lun: number) => device.unit(lun) !== undefined,
           }),
-      sendTargets: (request) => answerSendTargets(this.config, request),
+      sendTargets: (request) => answerSendTargets(this.#config, request),
     });
     const driver = new SessionDriver(session, device, this.#scheduler, {
       onReset: (origin, kind, lun) => {
@@ -333,8 +490,9 @@ export class IscsiTarget {
       onEvent: (origin, event) => {
         this.#emit({ kind: 'session-event', tsih: origin.session.tsih, event });
       },
-      onCommand: () => {
+      onCommand: (origin, done) => {
         this.#commands += 1;
+        this.#options.observer?.command?.({ ...done, tsih: origin.session.tsih, targetName: node?.name ?? '' });
       },
     });
     this.#registry.add(
@@ -342,6 +500,9 @@ export class IscsiTarget {
     );
     this.#emit({
       kind: 'session-started',
+      id: connection.id,
+      cid: result.cid,
+      isid: formatIsid(result.isid),
       tsih: result.tsih,
       initiatorName: result.initiatorName,
       targetName: result.targetName,
@@ -351,11 +512,22 @@ export class IscsiTarget {
     return driver;
   }
 
-  /** The other live sessions of `origin`'s target. */
+  /** The other live sessions of `origin`'s target (on the same device: a replaced node's sessions are not peers). */
   #peers(origin: SessionDriver): SessionEntry[] {
     const mine = this.#registry.all().find((e) => e.driver === origin);
     if (mine?.targetName === undefined) return [];
-    return this.#registry.forTarget(mine.targetName).filter((e) => e.driver !== origin && !e.driver.ended);
+    return this.#registry
+      .forTarget(mine.targetName)
+      .filter((e) => e.driver !== origin && !e.driver.ended && e.driver.device === origin.device);
+  }
+
+  #device(node: TargetNodeConfig): ScsiTargetDevice {
+    const device: ScsiTargetDevice = createScsiDevice(node, {
+      onAbortTasks: (lun, nexuses) => {
+        this.#preempted(device, node.name, lun, nexuses);
+      },
+    });
+    return device;
   }
 
   #reset(origin: SessionDriver, kind: TargetResetKind, lun: number | undefined): void {
@@ -377,10 +549,10 @@ export class IscsiTarget {
   }
 
   /** PREEMPT AND ABORT: the preempted nexuses' tasks on `lun` end without a response. */
-  #preempted(targetName: string, lun: number, nexuses: readonly ScsiNexus[]): void {
+  #preempted(device: ScsiTargetDevice, targetName: string, lun: number, nexuses: readonly ScsiNexus[]): void {
     const ports = new Set(nexuses.map((n) => n.initiatorPortName));
     for (const entry of this.#registry.forTarget(targetName)) {
-      if (ports.has(entry.driver.session.nexus.initiatorPortName)) {
+      if (entry.driver.device === device && ports.has(entry.driver.session.nexus.initiatorPortName)) {
         entry.driver.run(entry.driver.session.abortTasks(lun));
       }
     }
@@ -389,7 +561,7 @@ export class IscsiTarget {
   #policy(tag: number): TargetLoginPolicy {
     let policy = this.#policies.get(tag);
     if (policy === undefined) {
-      policy = createLoginPolicy(this.config, this.#registry, tag);
+      policy = createLoginPolicy(this.#config, this.#registry, tag);
       this.#policies.set(tag, policy);
     }
     return policy;

@@ -7,6 +7,7 @@ import type { SchedulerLike, Subscription } from 'rxjs';
 import type { DatamoverConnection } from '../protocol/datamover.js';
 import type { Pdu } from '../protocol/pdu/index.js';
 import type { ScsiTargetDevice } from '../protocol/scsi/target/device.js';
+import type { DataDirection } from '../protocol/scsi/target/types.js';
 import { TargetSessionError } from '../protocol/session/target-errors.js';
 import type { TargetSession } from '../protocol/session/target-session.js';
 import type {
@@ -27,7 +28,22 @@ export interface SessionDriverHooks {
   /** Something to log. */
   readonly onEvent?: (driver: SessionDriver, event: TargetSessionEvent) => void;
   /** A SCSI command finished (for statistics). */
-  readonly onCommand?: (driver: SessionDriver) => void;
+  readonly onCommand?: (driver: SessionDriver, done: CommandDone) => void;
+}
+
+/** One finished SCSI command, for metrics. */
+export interface CommandDone {
+  readonly lun: number;
+  /** The direction the initiator declared. */
+  readonly direction: DataDirection;
+  /** SCSI status. */
+  readonly status: number;
+  /** Data-in bytes returned. */
+  readonly bytesRead: number;
+  /** Data-out bytes the command consumed (0 unless it ended GOOD). */
+  readonly bytesWritten: number;
+  /** From the command reaching the device to its response, in scheduler milliseconds. */
+  readonly latencyMs: number;
 }
 
 /** The I/O side of one target session. */
@@ -204,9 +220,22 @@ export class SessionDriver {
       if (connection === undefined || !this.session.canMoveData(taskId)) return Promise.reject(closedError(cid));
       return connection.getData(task, offset, length);
     };
+    const started = this.#scheduler.now();
     device.execute({ ...request.command, getDataOut }).then(
       (response) => {
-        this.#hooks.onCommand?.(this);
+        if (this.#hooks.onCommand !== undefined) {
+          const { lun, cdb, direction } = request.command;
+          let bytesRead = 0;
+          for (const chunk of response.dataIn ?? []) bytesRead += chunk.length;
+          this.#hooks.onCommand(this, {
+            lun,
+            direction,
+            status: response.status,
+            bytesRead,
+            bytesWritten: response.status === 0 ? device.transferLengths(lun, cdb).dataOut : 0,
+            latencyMs: this.#scheduler.now() - started,
+          });
+        }
         this.run(this.session.commandExecuted(taskId, response));
       },
       (err: unknown) => {

@@ -21,12 +21,14 @@ export interface TargetConnectionHooks {
   readonly sessionFor: (connection: TargetConnection, result: TargetLoginResult) => SessionDriver;
   /** The login failed (already answered with a status) or the connection dropped before it finished. */
   readonly loginFailed: (connection: TargetConnection, error: LoginError | TargetServerError | undefined) => void;
-  /** The connection is closed, in whatever phase. */
-  readonly closed: (connection: TargetConnection) => void;
+  /** The connection is closed, in whatever phase (`error`: why the transport failed, if it did). */
+  readonly closed: (connection: TargetConnection, error: unknown) => void;
 }
 
 /** Options of a {@link TargetConnection}. */
 export interface TargetConnectionOptions {
+  /** The server's id of this connection, for logs (the CID is only known after login). */
+  readonly id: number;
   /** The login machine's settings for this portal. */
   readonly login: TargetLoginConfig;
   /** Bound on the whole login, in ms. */
@@ -51,6 +53,21 @@ export class TargetConnection {
     this.transport = transport;
     this.#options = options;
     this.#login = new TargetLogin(options.login);
+  }
+
+  /** The server's id of this connection. */
+  get id(): number {
+    return this.#options.id;
+  }
+
+  /** Its CID, once logged in. */
+  get cid(): number | undefined {
+    return this.#phase === 'login' ? undefined : this.#cid;
+  }
+
+  /** The session it belongs to, once logged in. */
+  get driver(): SessionDriver | undefined {
+    return this.#driver;
   }
 
   /** Where the connection is. */
@@ -147,14 +164,14 @@ export class TargetConnection {
     if (this.#phase === 'closed') return;
     if (this.#phase === 'login') this.#options.hooks.loginFailed(this, undefined);
     else this.#driver?.connectionClosed(this.#cid, this.transport, error);
-    this.#finish();
+    this.#finish(error);
   }
 
-  #finish(): void {
+  #finish(error?: unknown): void {
     if (this.#phase === 'closed') return;
     this.#phase = 'closed';
     this.#loginTimer?.unsubscribe();
     this.#subscription?.unsubscribe();
-    this.#options.hooks.closed(this);
+    this.#options.hooks.closed(this, error);
   }
 }
