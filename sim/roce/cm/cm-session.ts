@@ -74,6 +74,12 @@ export class CmSession {
   #remoteQpn: number;
   /** Passive: how long to wait for the RTU after a REP (from the REQ's response timeout). */
   #reqWaitMs = 0;
+  /**
+   * ib_cm's `timeout_ms`, which also paces DREQ resends: active, 2 · packet lifetime + the remote response timeout;
+   * passive, the REQ's local response timeout. (Not the ACK timeout: an iSER target may take seconds to answer a
+   * DREQ, e.g. LIO while its login thread winds down, and 16 DREQs 67 ms apart would give up after a second.)
+   */
+  #timeoutMs = 0;
   #out: CmAction[] = [];
 
   private constructor(ctx: CmSessionContext, localCommId: number, remoteCommId: number, tid: bigint, state: CmState) {
@@ -91,6 +97,7 @@ export class CmSession {
     const session = new CmSession(ctx, req.localCommId, 0, ctx.nextTid(), 'req-sent');
     const t = ctx.timings;
     const waitMs = 2 * cmConvertToMs(t.packetLifetime) + cmConvertToMs(req.remoteCmResponseTimeout);
+    session.#timeoutMs = waitMs;
     session.#sendAwaiting(session.#reqTid, req, waitMs);
     return { session, actions: session.#take() };
   }
@@ -100,6 +107,7 @@ export class CmSession {
     const session = new CmSession(ctx, localCommId, req.localCommId, tid, 'req-received');
     session.#remoteQpn = req.localQpn;
     session.#reqWaitMs = 2 * cmConvertToMs(ctx.timings.packetLifetime) + cmConvertToMs(req.localCmResponseTimeout);
+    session.#timeoutMs = cmConvertToMs(req.localCmResponseTimeout);
     return session;
   }
 
@@ -146,7 +154,7 @@ export class CmSession {
           remoteQpn: this.#remoteQpn,
           privateData: Buffer.alloc(0),
         };
-        this.#sendAwaiting(this.#dreqTid, dreq, cmConvertToMs(this.#ctx.timings.ackTimeout));
+        this.#sendAwaiting(this.#dreqTid, dreq, this.#timeoutMs);
         break;
       }
       case 'req-sent':

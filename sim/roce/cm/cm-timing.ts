@@ -21,7 +21,7 @@ export interface CmTimings {
   readonly packetLifetime: number;
   /** REQ, REP and DREQ are sent at most 1 + this many times. */
   readonly maxRetries: number;
-  /** The QP's local ACK timeout exponent: DREQ retransmission and time-wait use it (`av.timeout`). */
+  /** The QP's local ACK timeout exponent: time-wait and MRA waits use it (`av.timeout`). */
   readonly ackTimeout: number;
 }
 

@@ -277,8 +277,10 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
             attributes: {
               qpn,
               destQpn: rep.localQpn,
-              sqPsn: startingPsn,
-              rqPsn: rep.startingPsn,
+              // Linux ib_cm: a REQ's or REP's Starting PSN is the PSN its sender expects to receive (cm.c
+              // rq_psn from its own message, sq_psn from the peer's), so our sends start at the REP's.
+              sqPsn: rep.startingPsn,
+              rqPsn: startingPsn,
               mtu: this.#options.mtu,
               timeout: this.#options.ackTimeout,
               retryCount,
@@ -371,8 +373,9 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       attributes: {
         qpn,
         destQpn: req.localQpn,
-        sqPsn: startingPsn,
-        rqPsn: req.startingPsn,
+        // As ib_cm: we send from the REQ's Starting PSN and expect ours (the REP's) on receive.
+        sqPsn: req.startingPsn,
+        rqPsn: startingPsn,
         mtu: (ibMtuBytes(req.pathMtu) ?? this.#options.mtu) as PathMtu,
         timeout: this.#options.ackTimeout,
         retryCount: req.retryCount,

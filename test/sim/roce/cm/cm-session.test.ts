@@ -130,6 +130,18 @@ describe('teardown', () => {
     expect(types(session.timerExpired())).toEqual(['closed']);
   });
 
+  it('DREQs are resent at ib_cm’s timeout_ms, not the ACK timeout (a target may take seconds to answer)', () => {
+    const active = established();
+    expect(active.disconnect()).toContainEqual({
+      type: 'arm-timer',
+      delayMs: 2 * cmConvertToMs(16) + cmConvertToMs(20),
+    });
+    const passive = CmSession.incoming(context(), 0x2222, REQ, 7n);
+    passive.accept(REP);
+    passive.communicationEstablished();
+    expect(passive.disconnect()).toContainEqual({ type: 'arm-timer', delayMs: cmConvertToMs(20) });
+  });
+
   it('a repeated DREQ in time-wait is answered again', () => {
     const session = established();
     const dreq: CmMessage = {

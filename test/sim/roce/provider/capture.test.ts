@@ -92,7 +92,9 @@ describe.skipIf(missing('tshark', 'apt-get install tshark'))('tshark dissects a 
     expect(field(req!, 'infiniband.deth.q_key')).toBe('0x0000000080010000');
     expect(field(req!, 'infiniband.cm.req.serviceid')).toBe('0x0000000001060cbc');
     expect(field(req!, 'infiniband.cm.req.localqpn')).toBe(hex(client.qpn, 6));
-    expect(field(req!, 'infiniband.cm.req.startpsn')).toBe(hex(client.attributes.sqPsn, 6));
+    // Linux ib_cm: each side's Starting PSN is the one it expects to receive (kernel rxe NAKs anything else).
+    expect(field(req!, 'infiniband.cm.req.startpsn')).toBe(hex(client.attributes.rqPsn, 6));
+    expect(client.attributes.rqPsn).toBe(server.attributes.sqPsn);
     expect(field(req!, 'infiniband.cm.req.pppmtu')).toBe('0x03');
     expect(field(req!, 'infiniband.cm.req.prim_localgid_ipv4')).toBe('10.0.0.1');
     expect(field(req!, 'infiniband.cm.req.prim_remotegid_ipv4')).toBe('10.0.0.2');
@@ -106,7 +108,8 @@ describe.skipIf(missing('tshark', 'apt-get install tshark'))('tshark dissects a 
     expect(field(rtu!, 'infiniband.mad.transactionid')).toBe(field(req!, 'infiniband.mad.transactionid'));
     expect(field(rep!, 'infiniband.cm.rep.remotecommid')).toBe(field(req!, 'infiniband.cm.req'));
     expect(field(rep!, 'infiniband.cm.rep.localqpn')).toBe(hex(server.qpn, 6));
-    expect(field(rep!, 'infiniband.cm.rep.startpsn')).toBe(hex(server.attributes.sqPsn, 6));
+    expect(field(rep!, 'infiniband.cm.rep.startpsn')).toBe(hex(server.attributes.rqPsn, 6));
+    expect(server.attributes.rqPsn).toBe(client.attributes.sqPsn);
     expect(field(rep!, 'infiniband.cm.rep.private')).toMatch(/^c0:00:00:00(:00)*$/);
     expect(field(rtu!, 'infiniband.cm.rtu.localcommid')).toBe(field(req!, 'infiniband.cm.req'));
     expect(field(rtu!, 'infiniband.cm.rtu.remotecommid')).toBe(field(rep!, 'infiniband.cm.rep'));

@@ -203,7 +203,8 @@ describe('CM teardown', () => {
     await env.run(events.end());
     const dreqs = seen.filter((m) => m.kind === 'DREQ');
     expect(dreqs[0]?.t).toBe(start);
-    expect(dreqs[1]?.t).toBeCloseTo(start + cmConvertToMs(14), 9);
+    // ib_cm paces DREQ resends by timeout_ms (2 · packet lifetime + the remote CM response timeout).
+    expect(dreqs[1]?.t).toBeCloseTo(start + 2 * cmConvertToMs(16) + cmConvertToMs(20), 9);
     expect(seen.at(-1)?.kind).toBe('DREP');
     expect(env.a.connections.length).toBe(1); // in time-wait
     await env.settle();
