@@ -5,14 +5,16 @@
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import type { Subscription } from 'rxjs';
 import { discover } from '../../protocol/initiator/discover.js';
 import { login } from '../../protocol/initiator/login.js';
+import type { Lun } from '../../protocol/initiator/lun.js';
 import type { Session } from '../../protocol/initiator/session.js';
 import type { InitiatorAuthConfig } from '../../protocol/login/initiator-login.js';
 import type { DatamoverConnector } from '../../protocol/datamover.js';
 import { NbdServer } from '../../nbd/server.js';
 import { DEFAULT_INITIATOR_NAME } from '../connect-options.js';
-import { describeFailure } from '../failure.js';
+import { describeFailure, redact } from '../failure.js';
 import { bounded, clearUnitAttention } from '../session.js';
 import { DaemonError } from './errors.js';
 import { LunBlockDevice } from './lun-device.js';
@@ -22,6 +24,7 @@ import {
   type AddRequest,
   type DiscoverRequest,
   type LunInfo,
+  type ModifyRequest,
   type Response,
   type SessionInfo,
 } from './protocol.js';
@@ -51,14 +54,48 @@ export interface DaemonOptions {
   readonly log?: (line: string) => void;
 }
 
+/** A LUN served over NBD: the device (rebound to the new session by `-M`) and what `-L` shows of it. */
+interface Exported {
+  readonly device: LunBlockDevice;
+  readonly info: LunInfo;
+}
+
+/** A disk LUN of a freshly logged-in session, before it is exported. */
+interface ProbedLun {
+  readonly number: number;
+  readonly lun: Lun;
+  readonly blocks: bigint;
+  readonly blockSize: number;
+  readonly thin: boolean;
+}
+
+/** A session the daemon holds. Its id and NBD socket never change; `-M` replaces the rest. */
 interface HeldSession {
   readonly id: number;
-  readonly request: AddRequest;
-  readonly session: Session;
+  request: AddRequest;
+  session: Session;
   readonly nbd: NbdServer;
   readonly nbdPath: string;
-  readonly luns: readonly LunInfo[];
+  /** Exports by LUN number. */
+  exports: ReadonlyMap<number, Exported>;
+  reconnects: number;
+  /** The session's events, watched for reconnections (replaced with the session). */
+  watch: Subscription | undefined;
+  /** A `-M` is logging in its replacement. */
+  modifying: boolean;
 }
+
+/** Request fields whose change logs a session in again (`-M`). */
+const CONNECTION_FIELDS = [
+  'target',
+  'portal',
+  'transport',
+  'user',
+  'secret',
+  'initiatorName',
+  'mutualUser',
+  'mutualSecret',
+] as const;
 
 /** The default control socket: `$XDG_RUNTIME_DIR/iser/iserd.sock`, else `/tmp/iser-<uid>/iserd.sock`. */
 export function defaultSocketPath(): string {
@@ -226,16 +263,20 @@ export class IscsiDaemon {
         return { ok: true, sessions: [this.#info(await this.#add(request), false)] };
       case 'discover':
         return { ok: true, sessions: (await this.#discover(request)).map((held) => this.#info(held, false)) };
+      case 'modify':
+        return { ok: true, sessions: [this.#info(await this.#modify(request), false)] };
       case 'remove': {
         const chosen = [...this.#sessions.values()].filter(
           (held) =>
             request.all === true ||
+            (request.id !== undefined && held.id === request.id) ||
             (request.target !== undefined && held.request.target === request.target) ||
             (request.nickname !== undefined && held.request.nickname === request.nickname),
         );
         if (chosen.length === 0 && request.all !== true) {
-          const what = request.target ?? request.nickname ?? '';
-          throw new DaemonError('ERR_DAEMON_NO_SESSION', `no session for ${what}`);
+          const what =
+            request.id === undefined ? `for ${request.target ?? request.nickname ?? ''}` : `with id ${request.id}`;
+          throw new DaemonError('ERR_DAEMON_NO_SESSION', `no session ${what}`);
         }
         const infos = chosen.map((held) => this.#info(held, false));
         await Promise.all(chosen.map((held) => this.#drop(held)));
@@ -256,7 +297,8 @@ export class IscsiDaemon {
       transport: held.request.transport,
       ...(held.request.nickname === undefined ? {} : { nickname: held.request.nickname }),
       state: held.session.state,
-      luns: held.luns,
+      reconnects: held.reconnects,
+      luns: [...held.exports.values()].map((exported) => exported.info),
     };
     if (!verbose) return base;
     const p = held.session.params;
@@ -274,48 +316,35 @@ export class IscsiDaemon {
   }
 
   async #add(request: AddRequest): Promise<HeldSession> {
-    for (const held of this.#sessions.values()) {
-      if (held.request.target === request.target && held.request.portal === request.portal) {
-        throw new DaemonError('ERR_DAEMON_EXISTS', `a session to ${request.target} at ${request.portal} exists`);
-      }
-      if (request.nickname !== undefined && held.request.nickname === request.nickname) {
-        throw new DaemonError('ERR_DAEMON_EXISTS', `nickname ${request.nickname} is taken`);
-      }
-    }
+    this.#checkUnique(request, undefined);
     if (this.#sessions.size >= MAX_SESSIONS) {
       throw new DaemonError('ERR_DAEMON_EXISTS', `the daemon holds ${MAX_SESSIONS} sessions already`);
     }
-    if ((request.user === undefined) !== (request.secret === undefined)) {
-      throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
-    }
-    const portal = parsePortal(request.portal);
-    const connector = this.#connector(request.transport);
-    const auth = authOf(request);
-    let session: Session;
-    try {
-      session = await login({
-        connector,
-        portal,
-        targetName: request.target,
-        initiatorName: request.initiatorName ?? DEFAULT_INITIATOR_NAME,
-        transport: request.transport,
-        auth,
-      });
-    } catch (err) {
-      const failure = describeFailure(err, secretsOf(request));
-      throw new DaemonError('ERR_DAEMON_LOGIN', failure.message, { exitCode: failure.exitCode });
-    }
+    const session = await this.#login(request);
     const id = this.#nextId++;
     const nbdPath = join(this.#nbdDir, `nbd-${id}.sock`);
     const nbd = new NbdServer();
     try {
-      const luns = await this.#exportLuns(session, nbd, nbdPath);
+      const probed = await this.#probe(session);
+      const exports = new Map(probed.map((p) => [p.number, exportLun(nbd, nbdPath, session, p)]));
       await rm(nbdPath, { force: true });
       await nbd.listen({ path: nbdPath });
       await chmod(nbdPath, 0o600);
-      const held: HeldSession = { id, request, session, nbd, nbdPath, luns };
+      const held: HeldSession = {
+        id,
+        request,
+        session,
+        nbd,
+        nbdPath,
+        exports,
+        reconnects: 0,
+        watch: undefined,
+        modifying: false,
+      };
+      this.#watch(held);
       this.#sessions.set(id, held);
-      this.options.log?.(`session ${id}: logged in to ${request.target} at ${request.portal}, ${luns.length} LUN(s)`);
+      const count = exports.size;
+      this.options.log?.(`session ${id}: logged in to ${request.target} at ${request.portal}, ${count} LUN(s)`);
       return held;
     } catch (err) {
       await nbd.close().catch(() => undefined);
@@ -323,6 +352,142 @@ export class IscsiDaemon {
       await rm(nbdPath, { force: true });
       throw err;
     }
+  }
+
+  /**
+   * `-M`: with a connection field, logs in with the merged request first (a failure changes nothing), then moves
+   * the NBD exports to the new session (same socket, same names; a LUN whose size changed is exported anew) and
+   * logs the old one out. NBD requests waiting on the old session (say, recovering towards a portal that is gone)
+   * are sent again on the new one. A nickname alone only renames.
+   */
+  async #modify(request: ModifyRequest): Promise<HeldSession> {
+    const held = this.#sessions.get(request.id);
+    if (held === undefined) {
+      throw new DaemonError('ERR_DAEMON_NO_SESSION', `no session with id ${request.id} (iser ctl -L lists them)`);
+    }
+    if (held.modifying) throw new DaemonError('ERR_DAEMON_BUSY', `session ${held.id} is being modified already`);
+    const { op: _op, id: _id, ...changes } = request;
+    if ((changes.user === undefined) !== (changes.secret === undefined)) {
+      throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
+    }
+    const next: AddRequest = { ...held.request, ...changes };
+    this.#checkUnique(next, held);
+    const relogin = CONNECTION_FIELDS.some((field) => changes[field] !== undefined);
+    if (!relogin) {
+      if (changes.nickname === undefined) {
+        throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'nothing to modify (give -t, -p, -T, -u/-s or -n)');
+      }
+      held.request = next;
+      this.options.log?.(`session ${held.id}: nickname ${changes.nickname}`);
+      return held;
+    }
+    held.modifying = true;
+    try {
+      const session = await this.#login(next);
+      let probed: ProbedLun[];
+      try {
+        probed = await this.#probe(session);
+        if (this.#sessions.get(held.id) !== held || this.#closing !== undefined) {
+          throw new DaemonError('ERR_DAEMON_NO_SESSION', `session ${held.id} was removed while being modified`);
+        }
+      } catch (err) {
+        await session.close().catch(() => undefined);
+        throw err;
+      }
+      const old = held.session;
+      const removed = this.#rebind(held, session, probed);
+      held.request = next;
+      this.options.log?.(`session ${held.id}: logged in again to ${next.target} at ${next.portal} (ctl -M)`);
+      await old.close().catch(() => undefined);
+      await Promise.all(removed);
+      return held;
+    } finally {
+      held.modifying = false;
+    }
+  }
+
+  /**
+   * Points `held`'s exports at `session`: a LUN of the same size keeps its export (its device is rebound), others
+   * are removed or added. Returns the removals in progress (they end once their clients' running requests have).
+   */
+  #rebind(held: HeldSession, session: Session, probed: readonly ProbedLun[]): Promise<void>[] {
+    const removed: Promise<void>[] = [];
+    const remove = (exported: Exported): void => {
+      removed.push(held.nbd.removeExport(`lun${exported.info.lun}`).catch(() => undefined));
+    };
+    const next = new Map<number, Exported>();
+    for (const p of probed) {
+      const current = held.exports.get(p.number);
+      if (current?.info.blocks === p.blocks.toString() && current.info.blockSize === p.blockSize) {
+        current.device.rebind(p.lun);
+        next.set(p.number, current);
+        continue;
+      }
+      if (current !== undefined) remove(current);
+      next.set(p.number, exportLun(held.nbd, held.nbdPath, session, p));
+    }
+    for (const [number, exported] of held.exports) if (!next.has(number)) remove(exported);
+    held.watch?.unsubscribe();
+    held.exports = next;
+    held.session = session;
+    this.#watch(held);
+    return removed;
+  }
+
+  /** Throws ERR_DAEMON_EXISTS when another session than `self` has `request`'s target and portal, or nickname. */
+  #checkUnique(request: AddRequest, self: HeldSession | undefined): void {
+    for (const held of this.#sessions.values()) {
+      if (held === self) continue;
+      if (held.request.target === request.target && held.request.portal === request.portal) {
+        throw new DaemonError('ERR_DAEMON_EXISTS', `a session to ${request.target} at ${request.portal} exists`);
+      }
+      if (request.nickname !== undefined && held.request.nickname === request.nickname) {
+        throw new DaemonError('ERR_DAEMON_EXISTS', `nickname ${request.nickname} is taken`);
+      }
+    }
+  }
+
+  /** Logs in as `request` says; a failure is ERR_DAEMON_LOGIN with the reason and the exit code it deserves. */
+  async #login(request: AddRequest): Promise<Session> {
+    if ((request.user === undefined) !== (request.secret === undefined)) {
+      throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
+    }
+    const portal = parsePortal(request.portal);
+    const connector = this.#connector(request.transport);
+    try {
+      return await login({
+        connector,
+        portal,
+        targetName: request.target,
+        initiatorName: request.initiatorName ?? DEFAULT_INITIATOR_NAME,
+        transport: request.transport,
+        auth: authOf(request),
+      });
+    } catch (err) {
+      const failure = describeFailure(err, secretsOf(request));
+      throw new DaemonError('ERR_DAEMON_LOGIN', failure.message, { exitCode: failure.exitCode });
+    }
+  }
+
+  /** Counts and logs reconnections of `held`'s current session. */
+  #watch(held: HeldSession): void {
+    const session = held.session;
+    const log = (line: string): void => {
+      this.options.log?.(`session ${held.id}: ${redact(line, secretsOf(held.request))}`);
+    };
+    held.watch = session.events.subscribe((event) => {
+      if (held.session !== session) return;
+      if (event.kind === 'connection-lost') log(`connection lost (${event.error.message}); reconnecting`);
+      if (event.kind === 'reconnected') {
+        held.reconnects += 1;
+        log(`reconnected (TSIH ${event.tsih}, ${event.reissued} command(s) reissued)`);
+      }
+    });
+    void session.ended.then(() => {
+      if (held.session === session && session.state === 'failed' && this.#sessions.get(held.id) === held) {
+        log('failed for good (recovery gave up); ctl -M -i logs it in again, ctl -R removes it');
+      }
+    });
   }
 
   /** Discovery at the portal, then a session to each target found that the daemon does not hold yet. */
@@ -366,41 +531,51 @@ export class IscsiDaemon {
     return transports.iser();
   }
 
-  async #exportLuns(session: Session, nbd: NbdServer, nbdPath: string): Promise<LunInfo[]> {
+  /** Clears the power-on UNIT ATTENTIONs and learns the disk LUNs of a new session (others are not exported). */
+  async #probe(session: Session): Promise<ProbedLun[]> {
     const lun0 = session.lun(0);
     await clearUnitAttention(lun0, COMMAND_TIMEOUT_MS);
     const report = await bounded(lun0.reportLuns(), COMMAND_TIMEOUT_MS, 'REPORT LUNS');
-    const infos: LunInfo[] = [];
+    const probed: ProbedLun[] = [];
     for (const number of report.luns) {
       const lun = session.lun(number);
       await clearUnitAttention(lun, COMMAND_TIMEOUT_MS);
       const inquiry = await bounded(lun.inquiry(), COMMAND_TIMEOUT_MS, 'INQUIRY');
       if (inquiry.deviceType !== 0) continue; // only block devices go to NBD
       const capacity = await bounded(lun.readCapacity(), COMMAND_TIMEOUT_MS, 'READ CAPACITY');
-      const name = `lun${number}`;
-      nbd.addExport({
-        name,
-        description: `${session.targetName ?? ''} LUN ${number}`,
-        device: new LunBlockDevice(lun, capacity.blocks, capacity.blockSize, capacity.thinProvisioned),
-        maxPayload: 4 * 1024 * 1024,
-      });
-      infos.push({
-        lun: number,
-        blocks: capacity.blocks.toString(),
-        blockSize: capacity.blockSize,
-        nbd: `nbd+unix:///${name}?socket=${nbdPath}`,
-      });
+      const { blocks, blockSize, thinProvisioned: thin } = capacity;
+      probed.push({ number, lun, blocks, blockSize, thin });
     }
-    return infos;
+    return probed;
   }
 
   async #drop(held: HeldSession): Promise<void> {
     this.#sessions.delete(held.id);
+    held.watch?.unsubscribe();
     await held.nbd.close().catch(() => undefined);
     await rm(held.nbdPath, { force: true });
     await held.session.close().catch(() => undefined);
     this.options.log?.(`session ${held.id}: logged out of ${held.request.target}`);
   }
+}
+
+/** Serves `probed` as the NBD export `lun<N>` of `nbd` (at `nbdPath`). */
+function exportLun(nbd: NbdServer, nbdPath: string, session: Session, probed: ProbedLun): Exported {
+  const name = `lun${probed.number}`;
+  const device = new LunBlockDevice(probed.lun, probed.blocks, probed.blockSize, probed.thin);
+  nbd.addExport({
+    name,
+    description: `${session.targetName ?? ''} LUN ${probed.number}`,
+    device,
+    maxPayload: 4 * 1024 * 1024,
+  });
+  const info: LunInfo = {
+    lun: probed.number,
+    blocks: probed.blocks.toString(),
+    blockSize: probed.blockSize,
+    nbd: `nbd+unix:///${name}?socket=${nbdPath}`,
+  };
+  return { device, info };
 }
 
 /** `host:port`, `[v6]:port` or `host` (port 3260). Loopback and any other address the user names are allowed. */

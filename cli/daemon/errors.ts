@@ -19,6 +19,7 @@ const EXIT_OF: Readonly<Record<DaemonErrorCode, ExitCodeValue>> = {
   ERR_DAEMON_BAD_REQUEST: ExitCode.Usage,
   ERR_DAEMON_NO_SESSION: ExitCode.Usage,
   ERR_DAEMON_EXISTS: ExitCode.Usage,
+  ERR_DAEMON_BUSY: ExitCode.Usage,
   ERR_DAEMON_ISER_UNAVAILABLE: ExitCode.Connection,
   ERR_DAEMON_LOGIN: ExitCode.Connection,
   ERR_DAEMON_INTERNAL: ExitCode.Internal,

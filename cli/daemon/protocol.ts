@@ -24,9 +24,35 @@ export const AddRequest = z.strictObject({
   mutualSecret: z.string().min(1).max(255).optional(),
 });
 
-/** `-R`: log out of one target, a nickname, or everything. */
+/** A session id as `-L` shows it. */
+const sessionId = z
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 31);
+
+/**
+ * `-M`: change a session. Connection fields (target, portal, transport, CHAP, initiator name) log it in again with
+ * the merged values, keeping its id and NBD socket; a nickname alone only renames it. Absent fields keep their value.
+ */
+export const ModifyRequest = z.strictObject({
+  op: z.literal('modify'),
+  id: sessionId,
+  target: name.optional(),
+  portal: z.string().min(1).max(300).optional(),
+  transport: z.enum(['tcp', 'iser']).optional(),
+  user: z.string().min(1).max(255).optional(),
+  secret: z.string().min(1).max(255).optional(),
+  nickname: z.string().min(1).max(64).optional(),
+  initiatorName: name.optional(),
+  mutualUser: z.string().min(1).max(255).optional(),
+  mutualSecret: z.string().min(1).max(255).optional(),
+});
+
+/** `-R`: log out of one target, a nickname, a session id, or everything. */
 export const RemoveRequest = z.strictObject({
   op: z.literal('remove'),
+  id: sessionId.optional(),
   target: name.optional(),
   nickname: z.string().min(1).max(64).optional(),
   all: z.boolean().optional(),
@@ -48,9 +74,16 @@ export const DiscoverRequest = z.strictObject({
 });
 
 /** Any request. */
-export const Request = z.discriminatedUnion('op', [AddRequest, DiscoverRequest, RemoveRequest, ListRequest]);
+export const Request = z.discriminatedUnion('op', [
+  AddRequest,
+  DiscoverRequest,
+  ModifyRequest,
+  RemoveRequest,
+  ListRequest,
+]);
 export type Request = z.infer<typeof Request>;
 export type AddRequest = z.infer<typeof AddRequest>;
+export type ModifyRequest = z.infer<typeof ModifyRequest>;
 export type DiscoverRequest = z.infer<typeof DiscoverRequest>;
 
 /** One LUN of a session, with where its NBD export is served. */
@@ -69,6 +102,8 @@ export interface SessionInfo {
   readonly transport: 'tcp' | 'iser';
   readonly nickname?: string;
   readonly state: string;
+  /** How many times ERL 0 recovery logged the session in again (a target restart, a lost connection). */
+  readonly reconnects: number;
   readonly luns: readonly LunInfo[];
   /** Negotiated keys (only with verbose). */
   readonly keys?: Readonly<Record<string, string>>;
@@ -79,6 +114,7 @@ export type DaemonReplyCode =
   | 'ERR_DAEMON_BAD_REQUEST'
   | 'ERR_DAEMON_NO_SESSION'
   | 'ERR_DAEMON_EXISTS'
+  | 'ERR_DAEMON_BUSY'
   | 'ERR_DAEMON_ISER_UNAVAILABLE'
   | 'ERR_DAEMON_LOGIN'
   | 'ERR_DAEMON_INTERNAL';
