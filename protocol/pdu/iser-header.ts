@@ -161,7 +161,9 @@ export interface IserControlPdu {
 
 /**
  * Splits a received Send of a control-type PDU into iSER header, BHS+AHS and data, checking that the lengths the
- * BHS declares fill the Send exactly (iSER has no padding). Views, not copies.
+ * BHS declares fill the Send: exactly, or with the data segment padded to 4 bytes as over TCP (iSER needs no
+ * padding, but Linux isert pads its Login Responses, and a Send we posted a buffer for costs nothing to accept).
+ * Views, not copies; the pad bytes are left out.
  */
 export function splitIserControlPdu(send: Buffer): IserControlPdu {
   const iser = decodeIserMessage(send);
@@ -170,14 +172,15 @@ export function splitIserControlPdu(send: Buffer): IserControlPdu {
   const bhs = peekBhs(rest);
   const headerLength = BHS_LENGTH + bhs.ahsLength;
   const total = headerLength + bhs.dataSegmentLength;
-  if (rest.length !== total) {
+  const padded = total + ((4 - (bhs.dataSegmentLength % 4)) % 4);
+  if (rest.length !== total && rest.length !== padded) {
     throw new PduDecodeError(
       rest.length < total ? 'ERR_PDU_TRUNCATED' : 'ERR_PDU_LENGTH',
       `Send holds ${rest.length} bytes after the iSER header, the BHS declares ${total}`,
       { header: rest.subarray(0, Math.min(rest.length, headerLength)) },
     );
   }
-  const data = bhs.dataSegmentLength === 0 ? [] : [rest.subarray(headerLength)];
+  const data = bhs.dataSegmentLength === 0 ? [] : [rest.subarray(headerLength, total)];
   return { iser, header: rest.subarray(0, headerLength), data };
 }
 

@@ -110,8 +110,10 @@ describe('splitIserControlPdu', () => {
     };
     const send = Buffer.concat([encodeIserHeader({}), encodeHeader(pdu), Buffer.from('abc')]);
     expect(() => splitIserControlPdu(send.subarray(0, send.length - 1))).toThrow(PduDecodeError);
-    // A padded (TCP-style) data segment is not iSER.
-    expect(() => splitIserControlPdu(Buffer.concat([send, Buffer.alloc(1)]))).toThrow(PduDecodeError);
+    // A data segment padded to 4 bytes (Linux isert's Login Responses) is accepted without its pad; more is not.
+    const padded = splitIserControlPdu(Buffer.concat([send, Buffer.alloc(1)]));
+    expect(Buffer.concat(padded.data).toString()).toBe('abc');
+    expect(() => splitIserControlPdu(Buffer.concat([send, Buffer.alloc(2)]))).toThrow(PduDecodeError);
     const hello = encodeIserMessage({ kind: 'hello', maxVersion: 10, minVersion: 10, ird: 1 });
     expect(() => splitIserControlPdu(hello)).toThrow(PduDecodeError);
   });
