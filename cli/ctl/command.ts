@@ -72,7 +72,7 @@ async function configRequests(flags: CtlFlags, file: string): Promise<Request[]>
   if (id === undefined) return [request];
   if (request.op !== 'add') throw new UsageError(`${flags.nickname}: -M needs a target block, not discovery`);
   const { op: _op, ...fields } = request;
-  return [{ ...fields, op: 'modify', id }];
+  return [{ ...fields, op: 'modify', id, replace: true }];
 }
 
 /** `-i <id>`: a positive integer session id. */

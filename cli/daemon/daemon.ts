@@ -366,11 +366,20 @@ export class IscsiDaemon {
       throw new DaemonError('ERR_DAEMON_NO_SESSION', `no session with id ${request.id} (iser ctl -L lists them)`);
     }
     if (held.modifying) throw new DaemonError('ERR_DAEMON_BUSY', `session ${held.id} is being modified already`);
-    const { op: _op, id: _id, ...changes } = request;
+    const { op: _op, id: _id, replace, ...changes } = request;
     if ((changes.user === undefined) !== (changes.secret === undefined)) {
       throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'CHAP needs both a user (-u) and a secret (-s)');
     }
-    const next: AddRequest = { ...held.request, ...changes };
+    let next: AddRequest;
+    if (replace === true) {
+      const { target, portal, transport } = changes;
+      if (target === undefined || portal === undefined) {
+        throw new DaemonError('ERR_DAEMON_BAD_REQUEST', 'a replacing modify needs a target and a portal');
+      }
+      next = { ...changes, op: 'add', target, portal, transport: transport ?? 'tcp' };
+    } else {
+      next = { ...held.request, ...changes };
+    }
     this.#checkUnique(next, held);
     const relogin = CONNECTION_FIELDS.some((field) => changes[field] !== undefined);
     if (!relogin) {

@@ -47,6 +47,8 @@ export const ModifyRequest = z.strictObject({
   initiatorName: name.optional(),
   mutualUser: z.string().min(1).max(255).optional(),
   mutualSecret: z.string().min(1).max(255).optional(),
+  /** The request describes the whole session (an iscsi.conf block): absent fields are cleared, not kept. */
+  replace: z.boolean().optional(),
 });
 
 /** `-R`: log out of one target, a nickname, a session id, or everything. */
