@@ -54,6 +54,8 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       const args = ['-r', path, '-V'];
       for (const pref of TSHARK_PREFS) args.push('-o', pref);
       verbose = await runWithTimeout('tshark', args, 60_000);
+      const version = await runWithTimeout('tshark', ['--version'], 30_000);
+      console.log(`${version.split('\n')[0] ?? 'tshark'}; prefs: ${TSHARK_PREFS.join(' ')}`);
     }, 120_000);
     afterAll(async () => {
       if (dir !== '') await rm(dir, { recursive: true, force: true });
@@ -89,6 +91,11 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       const [i, t] = rcPhase ? [capture.rcClientQp, capture.rcServerQp] : [capture.initiatorQp, capture.targetQp];
       return src(p) === CAPTURE_INITIATOR_IP ? { from: i, to: t } : { from: t, to: i };
     };
+
+    it('is deterministic: the same seed gives the same capture, byte for byte', async () => {
+      const again = await captureIserSession();
+      expect(again.pcap.equals(capture.pcap)).toBe(true);
+    });
 
     it('reads every frame as Ethernet / IPv4 / UDP 4791 / RRoCE, and counts the opcodes our devices sent', () => {
       expect(packets.length).toBe(capture.frames);
@@ -314,7 +321,7 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
           'ImmediateData=Yes',
         ]),
       );
-      // Under iSER the RDSL keys replace MaxRecvDataSegmentLength (RFC 7145 §6.3), so it is not offered.
+      // Under iSER the RDSL keys replace MaxRecvDataSegmentLength (RFC 7145), so we do not offer it.
       expect(offered.some((kv) => kv.startsWith('MaxRecvDataSegmentLength='))).toBe(false);
       const answered = fields(responses[1]!, 'iscsi.keyvalue');
       expect(answered).toEqual(
