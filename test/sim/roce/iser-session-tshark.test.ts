@@ -75,6 +75,12 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
     const isRc = (p: TsharkPacket): boolean => opcode(p) < 0x20;
     const kind = (p: TsharkPacket): string => opcodeInfo(opcode(p))?.kind ?? '?';
     const iscsiOpcode = (p: TsharkPacket): string | undefined => field(p, 'iscsi.opcode');
+    /** tshark -V's text of one frame (from its "Frame n:" line to the next). */
+    const verboseOf = (p: TsharkPacket): string => {
+      const start = verbose.indexOf(`Frame ${frameNo(p)}: `);
+      const end = verbose.indexOf(`\nFrame ${frameNo(p) + 1}: `, start);
+      return start < 0 ? '' : verbose.slice(start, end < 0 ? undefined : end);
+    };
     /** The frames of one step (from its first frame up to the next step's). */
     const stepFrames = (step: CaptureStep, next: CaptureStep): TsharkPacket[] =>
       packets.slice(capture.steps[step] - 1, capture.steps[next] - 1);
@@ -427,7 +433,9 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       expect(field(nak, 'infiniband.bth.destqp')).toBe(hex(capture.targetQp.qpn, 6));
       const after = lossy.slice(lossy.indexOf(nak) + 1).filter((p) => kind(p) === 'write');
       expect(after.map(psn)).toEqual([psn(lost), (psn(lost) + 1) & PSN_MASK, (psn(lost) + 2) & PSN_MASK]);
-      expect(verbose).toContain('Error Code: PSN Sequence Error (0)');
+      expect(verboseOf(nak)).toContain('Syndrome: 96, Nak');
+      expect(verboseOf(nak)).toContain('OpCode: Nak (3)');
+      expect(verboseOf(nak)).toContain('Error Code: PSN Sequence Error (0)');
       expect(capture.lossyRead.equals(capture.written.subarray(2048, 6144))).toBe(true);
       expect(capture.initiatorCounters.seqNaksSent).toBe(1);
       expect(capture.targetCounters.seqNaksReceived).toBe(1);
@@ -470,8 +478,10 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       expect(acks.map((p) => field(p, 'infiniband.aeth.syndrome.opcode'))).toEqual(['1', '0']);
       expect(field(acks[0]!, 'infiniband.aeth.syndrome.timer')).toBe('12');
       expect(psn(acks[0]!)).toBe(psn(sends[0]!));
-      expect(verbose).toMatch(/Syndrome: \d+, RNR Nak/);
-      expect(verbose).toContain('Timer: 0.64 ms (12)');
+      expect(verboseOf(acks[0]!)).toContain('Syndrome: 44, RNR Nak');
+      expect(verboseOf(acks[0]!)).toContain('OpCode: RNR Nak (1)');
+      expect(verboseOf(acks[0]!)).toContain('Timer: 0.64 ms (12)');
+      expect(verboseOf(acks[1]!)).toContain('OpCode: Ack (0)');
       expect(capture.rnrReceived.toString()).toBe('no receive yet');
       expect(capture.targetCounters.rnrNaksSent).toBe(1);
     });
