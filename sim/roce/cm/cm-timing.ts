@@ -38,6 +38,18 @@ export function cmConvertToMs(exponent: number): number {
   return 2 ** Math.max(exponent - 8, 0);
 }
 
+/**
+ * ib_cm's `cm_ack_timeout`: the local ACK timeout exponent a REQ asks the passive side to use, from the CA's ACK
+ * delay and the path's packet lifetime. The passive ib_cm gives its QP this timeout, so a REQ from rdma_cm over
+ * rxe (ACK delay 15, lifetime 16) says 17 (≈ 0.5 s).
+ */
+export function cmAckTimeout(caAckDelay: number, packetLifetime: number): number {
+  let ackTimeout = packetLifetime + 1;
+  if (ackTimeout >= caAckDelay) ackTimeout += caAckDelay >= ackTimeout - 1 ? 1 : 0;
+  else ackTimeout = caAckDelay + (ackTimeout >= caAckDelay - 1 ? 1 : 0);
+  return Math.min(31, ackTimeout);
+}
+
 /** Throws ERR_SOFTROCE_CONFIG unless the exponents are 0..31 and the retries 0..15. */
 export function checkCmTimings(t: CmTimings): void {
   for (const [name, value, max] of [

@@ -10,7 +10,7 @@ import { encodeRdmaCmReqPrivateData, rdmaCmServiceId } from '../cma-header.js';
 import { DEFAULT_PKEY } from '../bth.js';
 import { gidFromIp } from '../ip-address.js';
 import { ibMtuEnum, type PathMtu } from '../rc/attributes.js';
-import type { CmTimings } from '../cm/cm-timing.js';
+import { cmAckTimeout, type CmTimings } from '../cm/cm-timing.js';
 import { ipVersionOf } from '../link/link.js';
 import { macFor } from '../../trace/ethernet.js';
 
@@ -49,7 +49,6 @@ export interface ReqParameters {
   readonly retryCount: number;
   readonly rnrRetryCount: number;
   readonly mtu: PathMtu;
-  readonly ackTimeout: number;
   readonly timings: CmTimings;
   /** The consumer's private data (at most 56 bytes). */
   readonly privateData: Buffer;
@@ -94,7 +93,9 @@ export function buildReq(p: ReqParameters): CmReq {
       hopLimit: 64,
       sl: 0,
       subnetLocal: false,
-      localAckTimeout: p.ackTimeout,
+      // What rdma_cm asks for, not our own QP's timeout: the passive side's QP uses it (kernel rxe under load
+      // retried RDMA READs every 67 ms with 14).
+      localAckTimeout: cmAckTimeout(RXE_LOCAL_CA_ACK_DELAY, p.timings.packetLifetime),
     },
     sapSupported: false,
     privateData: encodeRdmaCmReqPrivateData(

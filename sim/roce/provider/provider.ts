@@ -244,7 +244,6 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
         retryCount,
         rnrRetryCount,
         mtu: this.#options.mtu,
-        ackTimeout: this.#options.ackTimeout,
         timings: this.#options.cm,
         privateData: consumerData,
       });

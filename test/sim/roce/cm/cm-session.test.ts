@@ -6,7 +6,7 @@ import type { CmMessage } from '../../../../sim/roce/cm-mad.js';
 import { CmRejectReason } from '../../../../sim/roce/cm-rej.js';
 import type { CmRep } from '../../../../sim/roce/cm-rep.js';
 import { CmSession, type CmAction, type CmSessionContext } from '../../../../sim/roce/cm/cm-session.js';
-import { cmConvertToMs, DEFAULT_CM_TIMINGS } from '../../../../sim/roce/cm/cm-timing.js';
+import { cmAckTimeout, cmConvertToMs, DEFAULT_CM_TIMINGS } from '../../../../sim/roce/cm/cm-timing.js';
 import { buildRep, buildReq } from '../../../../sim/roce/provider/cm-messages.js';
 
 function context(maxRetries = 2): CmSessionContext {
@@ -27,7 +27,6 @@ const REQ = buildReq({
   retryCount: 6,
   rnrRetryCount: 6,
   mtu: 1024,
-  ackTimeout: 14,
   timings: DEFAULT_CM_TIMINGS,
   privateData: Buffer.alloc(4, 0xc0),
 });
@@ -48,6 +47,18 @@ const sent = (actions: readonly CmAction[]): string[] =>
   actions.flatMap((a) => (a.type === 'send' ? [a.message.kind] : []));
 const types = (actions: readonly CmAction[]): string[] =>
   actions.map((a) => (a.type === 'send' ? `send ${a.message.kind}` : a.type));
+
+describe('REQ timing fields', () => {
+  it('ask for rdma_cm’s local ACK timeout over rxe (cm_ack_timeout(15, 16) = 17), not our QP’s 14', () => {
+    expect(REQ.primaryPath.localAckTimeout).toBe(17);
+    expect(cmAckTimeout(15, 16)).toBe(17);
+    expect(cmAckTimeout(15, 14)).toBe(16);
+    expect(cmAckTimeout(20, 10)).toBe(20);
+    expect(cmAckTimeout(15, 13)).toBe(16);
+    expect(cmAckTimeout(15, 12)).toBe(15);
+    expect(cmAckTimeout(0, 31)).toBe(31);
+  });
+});
 
 describe('active CM session', () => {
   it('REQ, then REP → RTU and established; a repeated REP gets the RTU again', () => {
