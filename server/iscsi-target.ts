@@ -47,6 +47,8 @@ export interface IscsiTargetOptions {
   readonly tcp?: TcpListenerOptions;
   /** Receives what happens, for logs. */
   readonly onEvent?: (event: TargetServerEvent) => void;
+  /** Milliseconds for command latency (default the scheduler's `now()`; e.g. `performance.now` for sub-ms). */
+  readonly commandClock?: () => number;
   /** Receives finer-grained happenings (every command, every closed connection), for metrics and logs. */
   readonly observer?: TargetServerObserver;
 }
@@ -490,6 +492,7 @@ export class IscsiTarget {
       onEvent: (origin, event) => {
         this.#emit({ kind: 'session-event', tsih: origin.session.tsih, event });
       },
+      ...(this.#options.commandClock === undefined ? {} : { clock: this.#options.commandClock }),
       onCommand: (origin, done) => {
         this.#commands += 1;
         this.#options.observer?.command?.({ ...done, tsih: origin.session.tsih, targetName: node?.name ?? '' });

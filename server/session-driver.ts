@@ -29,6 +29,8 @@ export interface SessionDriverHooks {
   readonly onEvent?: (driver: SessionDriver, event: TargetSessionEvent) => void;
   /** A SCSI command finished (for statistics). */
   readonly onCommand?: (driver: SessionDriver, done: CommandDone) => void;
+  /** Milliseconds for command latency (default the scheduler's `now()`, whose real-time one counts whole ms). */
+  readonly clock?: () => number;
 }
 
 /** One finished SCSI command, for metrics. */
@@ -220,7 +222,8 @@ export class SessionDriver {
       if (connection === undefined || !this.session.canMoveData(taskId)) return Promise.reject(closedError(cid));
       return connection.getData(task, offset, length);
     };
-    const started = this.#scheduler.now();
+    const now = this.#hooks.clock ?? (() => this.#scheduler.now());
+    const started = now();
     device.execute({ ...request.command, getDataOut }).then(
       (response) => {
         if (this.#hooks.onCommand !== undefined) {
@@ -233,7 +236,7 @@ export class SessionDriver {
             status: response.status,
             bytesRead,
             bytesWritten: response.status === 0 ? device.transferLengths(lun, cdb).dataOut : 0,
-            latencyMs: this.#scheduler.now() - started,
+            latencyMs: now() - started,
           });
         }
         this.run(this.session.commandExecuted(taskId, response));
