@@ -63,7 +63,10 @@ async function step<T>(name: string, work: () => Promise<T>, detail?: (value: T)
     return value;
   } catch (error) {
     failed++;
-    const why = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
+    const why =
+      error instanceof Error
+        ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
+        : String(error);
     say(`${name} FAIL ${((performance.now() - t0) / 1000).toFixed(1)}s: ${why}`);
     return undefined;
   } finally {
@@ -175,15 +178,19 @@ if (session !== undefined) {
 
 if (provider !== undefined) {
   // DREQ/DREP: whichever side starts it (LIO isert disconnects after the logout), both must be seen.
-  await step('cm-disconnect', async () => {
-    for (let i = 0; i < 100; i++) {
-      if (cmSeen('DREQ') && cmSeen('DREP')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    if (!(cmSeen('DREQ') && cmSeen('DREP'))) throw new Error(`no DREQ/DREP exchange (${cmSummary()})`);
-    if (cmSeen('REJ')) throw new Error(`a REJ was exchanged (${cmSummary()})`);
-    return cmSummary();
-  }, (s) => s);
+  await step(
+    'cm-disconnect',
+    async () => {
+      for (let i = 0; i < 100; i++) {
+        if (cmSeen('DREQ') && cmSeen('DREP')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      if (!(cmSeen('DREQ') && cmSeen('DREP'))) throw new Error(`no DREQ/DREP exchange (${cmSummary()})`);
+      if (cmSeen('REJ')) throw new Error(`a REJ was exchanged (${cmSummary()})`);
+      return cmSummary();
+    },
+    (s) => s,
+  );
   const snapshot = provider.snapshot();
   await provider.close();
   const stats = {
