@@ -44,6 +44,7 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
     let dir = '';
     let packets: TsharkPacket[] = [];
     let verbose = '';
+    let columns: TsharkPacket[] = [];
 
     beforeAll(async () => {
       capture = await captureIserSession();
@@ -51,6 +52,11 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       const path = join(dir, 'iser-session.pcapng');
       await writeFile(path, capture.pcap);
       packets = await runTshark(path, { prefs: TSHARK_PREFS, timeoutMs: 60_000 });
+      columns = await runTshark(path, {
+        prefs: TSHARK_PREFS,
+        extraArgs: ['-e', 'frame.number', '-e', '_ws.col.Info'],
+        timeoutMs: 60_000,
+      });
       const args = ['-r', path, '-V'];
       for (const pref of TSHARK_PREFS) args.push('-o', pref);
       verbose = await runWithTimeout('tshark', args, 60_000);
@@ -75,6 +81,9 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
     const isRc = (p: TsharkPacket): boolean => opcode(p) < 0x20;
     const kind = (p: TsharkPacket): string => opcodeInfo(opcode(p))?.kind ?? '?';
     const iscsiOpcode = (p: TsharkPacket): string | undefined => field(p, 'iscsi.opcode');
+    /** The Info column of a frame. */
+    const info = (p: TsharkPacket): string =>
+      (field(columns[frameNo(p) - 1] ?? { layers: {} }, '_ws.col.Info') ?? '').trim();
     /** tshark -V's text of one frame (from its "Frame n:" line to the next). */
     const verboseOf = (p: TsharkPacket): string => {
       const start = verbose.indexOf(`Frame ${frameNo(p)}: `);
@@ -171,6 +180,24 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
         '0x0015',
         '0x0016',
       ]);
+      expect(cm.map(info)).toEqual(
+        [
+          'ConnectRequest',
+          'ConnectReject',
+          'ConnectRequest',
+          'ConnectReply',
+          'ReadyToUse',
+          'DisconnectRequest',
+          'DisconnectRequest',
+          'DisconnectReply',
+          'DisconnectReply',
+          'ConnectRequest',
+          'ConnectReply',
+          'ReadyToUse',
+          'DisconnectRequest',
+          'DisconnectReply',
+        ].map((name) => `CM: ${name}`),
+      );
       for (const p of cm) {
         expect(opcode(p)).toBe(RoceOpcode.UD_SEND_ONLY);
         expect(field(p, 'infiniband.bth.destqp')).toBe('0x000001');
@@ -429,6 +456,7 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       const nak = find(lossy, (p) => field(p, 'infiniband.aeth.syndrome.opcode') === '3', 'a NAK');
       expect(src(nak)).toBe(CAPTURE_INITIATOR_IP);
       expect(field(nak, 'infiniband.aeth.syndrome.error_code')).toBe('0');
+      expect(info(nak)).toBe(`RC Acknowledge QP=${hex(capture.targetQp.qpn, 6)} [PSN Sequence Error]`);
       expect(psn(nak)).toBe(psn(lost));
       expect(field(nak, 'infiniband.bth.destqp')).toBe(hex(capture.targetQp.qpn, 6));
       const after = lossy.slice(lossy.indexOf(nak) + 1).filter((p) => kind(p) === 'write');
@@ -449,7 +477,9 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       expect(field(tmf, 'iscsi.taskmanfun.function')).toBe('0x01');
       expect(field(tmf, 'iscsi.taskmanfun.referencedtasktag')).toBe(itt);
       expect(field(tmf, 'iscsi.I')).toBe('1');
+      expect(info(tmf)).toBe('Task Management Function (Abort Task)');
       const answer = byIscsi(abort, '0x22');
+      expect(info(answer)).toBe('Task Management Function Response (Function complete)');
       expect(field(answer, 'iscsi.taskmanfun.response')).toBe('0x00');
       expect(field(answer, 'iscsi.initiatortasktag')).toBe(field(tmf, 'iscsi.initiatortasktag'));
       expect(frameNo(answer)).toBeGreaterThan(frameNo(tmf));
@@ -462,7 +492,9 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       const logout = stepFrames('logout', 'rc-connect');
       const request = byIscsi(logout, '0x06');
       expect(field(request, 'iscsi.logout.reason')).toBe('0x00');
+      expect(info(request)).toBe('Logout Command (Close session)');
       const response = byIscsi(logout, '0x26');
+      expect(info(response)).toBe('Logout Response');
       expect(field(response, 'iscsi.logout.response')).toBe('0x00');
       expect(field(response, 'iscsi.initiatortasktag')).toBe(field(request, 'iscsi.initiatortasktag'));
       expect(logout.filter((p) => field(p, 'infiniband.mad.attributeid') === '0x0015').length).toBe(2);
