@@ -235,12 +235,14 @@ function inquiryCdb(length: number): Buffer {
   return cdb;
 }
 
-const MAX_EVENTS = 4_000_000;
+/** Each wait fires a handful of timers and moves a few ms; these bounds turn a stall into ERR_CLOCK_* quickly. */
+const MAX_EVENTS_PER_RUN = 100_000;
+const MAX_VIRTUAL_MS_PER_RUN = 30_000;
 
 /** Runs the scenario and returns the capture. Rejects (ERR_CLOCK_*) instead of hanging when something stalls. */
 export async function captureIserSession(options: IserSessionCaptureOptions = {}): Promise<IserSessionCapture> {
   const seed = options.seed ?? 5;
-  const clock = new VirtualScheduler({ maxEvents: MAX_EVENTS });
+  const clock = new VirtualScheduler({ maxEvents: MAX_EVENTS_PER_RUN, maxVirtualMs: MAX_VIRTUAL_MS_PER_RUN });
   const tap = new PcapTap(clock);
   const memory = new MemoryLink({ scheduler: clock, seed, model: {}, tap });
   const link = new InjectableLink(memory);
