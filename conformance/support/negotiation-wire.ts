@@ -16,7 +16,8 @@ export type Side = 'initiator' | 'target';
 /** The result of one key. */
 export interface KeyResult {
   readonly value: string;
-  readonly how: 'answered' | 'declared' | 'default';
+  /** `implied`: an offer that alone decides the result (No under AND, Yes under OR) left unanswered. */
+  readonly how: 'answered' | 'declared' | 'implied' | 'default';
   /** Who sent the value in force. */
   readonly by: Side | undefined;
 }
@@ -25,7 +26,7 @@ export interface KeyResult {
 export interface WireNegotiation {
   /** Key name → result (declarative MaxRecvDataSegmentLength is split as `MaxRecvDataSegmentLength@initiator`). */
   readonly results: Map<string, KeyResult>;
-  /** Offers the other side never answered. */
+  /** Offers the other side never answered (an offer that alone decides its result needs no answer). */
   readonly unanswered: { readonly key: string; readonly value: string; readonly by: Side }[];
   /** Answers that do not fit their offers. */
   readonly findings: Finding[];
@@ -129,6 +130,16 @@ export function wireNegotiation(pdus: readonly RecordedPdu[]): WireNegotiation {
       pending[text.by].set(key, value);
     }
   }
+  // No under AND or Yes under OR decides the result by itself, so its answer is optional (RFC 7143 §6.2.2).
+  for (const by of ['initiator', 'target'] as const) {
+    for (const [key, value] of pending[by]) {
+      const result = KEY_TABLE.get(key)?.result;
+      const decided = (result === 'and' && value === 'No') || (result === 'or' && value === 'Yes');
+      if (!decided) continue;
+      pending[by].delete(key);
+      results.set(key, { value, how: 'implied', by });
+    }
+  }
   const unanswered = (['initiator', 'target'] as const).flatMap((by) =>
     [...pending[by]].map(([key, value]) => ({ key, value, by })),
   );
@@ -170,6 +181,14 @@ function same(expected: string, actual: string | number | boolean): boolean {
   return expected === actual;
 }
 
+/** How a message names each way a value came to be. */
+const WIRE_HOW: Record<KeyResult['how'], string> = {
+  answered: 'agreed on',
+  declared: 'declared',
+  implied: 'decided by an unanswered offer of',
+  default: 'left the default',
+};
+
 /** Compares what the session reports with what the wire negotiated; returns the first disagreement. */
 export function compareWithSession(
   wire: WireNegotiation,
@@ -187,7 +206,7 @@ export function compareWithSession(
       const how = wire.results.get(key)?.how ?? 'default';
       return {
         rfc: 'RFC 7143 §6.2',
-        message: `the session uses ${key}=${String(actual)} but the wire ${how === 'default' ? 'left the default' : how === 'declared' ? 'declared' : 'agreed on'} ${value}`,
+        message: `the session uses ${key}=${String(actual)} but the wire ${WIRE_HOW[how]} ${value}`,
       };
     }
   }
