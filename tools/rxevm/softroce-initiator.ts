@@ -168,11 +168,10 @@ if (session !== undefined) {
       if (read !== undefined) mbps = (2 * planned) / 1e6 / ((performance.now() - t0) / 1000);
     }
   }
+  const loggedIn = session;
   await step('logout', async () => {
-    const s = session;
-    if (s === undefined) return;
-    await s.logout();
-    await s.close();
+    await loggedIn.logout();
+    await loggedIn.close();
   });
 }
 
@@ -224,7 +223,9 @@ function cmSeen(kind: string): boolean {
 function cmSummary(): string {
   return events.events
     .filter((e) => e.type === 'recv' || e.type === 'send')
-    .filter((e) => typeof e.fields['kind'] === 'string')
-    .map((e) => `${e.type === 'send' ? '>' : '<'}${String(e.fields['kind'])}`)
+    .flatMap((e) => {
+      const kind = e.fields['kind'];
+      return typeof kind === 'string' ? [`${e.type === 'send' ? '>' : '<'}${kind}`] : [];
+    })
     .join(' ');
 }
