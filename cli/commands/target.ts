@@ -1,6 +1,7 @@
 /**
  * `iser target …`: the runnable target, delegated to server/'s runTargetCli with every argument after `target`
- * (its own --help describes them). Runs until SIGINT or SIGTERM.
+ * (its own --help describes them): from flags, or from `-c target.yaml` (reloaded on SIGHUP). Runs until SIGINT or
+ * SIGTERM. JSON log lines go to stderr, "serving" lines to stdout.
  */
 import { Command } from 'commander';
 import { runTargetCli } from '../../server/target-cli.js';
@@ -22,7 +23,7 @@ function untilSignal(): Promise<string> {
 /** The `target` command; `exitCode` receives runTargetCli's code. */
 export function targetCommand(ctx: CommandContext, exitCode: { value: number }): Command {
   return new Command('target')
-    .description('serve LUNs over iSCSI/TCP until SIGINT/SIGTERM (`iser target --help` for its options)')
+    .description('serve LUNs over iSCSI (TCP, iSER) from flags or -c target.yaml (`iser target --help` for options)')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
@@ -32,6 +33,7 @@ export function targetCommand(ctx: CommandContext, exitCode: { value: number }):
       exitCode.value = await runTargetCli(args, {
         out: ctx.io.out,
         err: ctx.io.err,
+        log: ctx.io.err,
         untilStopped: untilSignal,
       });
     });

@@ -9,13 +9,13 @@ import { isIserError } from '../../protocol/errors.js';
 import type { PortalAddress } from '../../protocol/datamover.js';
 import type { ConnectionClosedEvent, TargetServerEvent } from '../iscsi-target.js';
 
-/** Creates the logger: JSON lines handed to `write` (default stderr), ISO times. */
+/** Creates the logger: each JSON line (without its newline) handed to `write`, ISO times. */
 export function createTargetLogger(level: LogLevel, write: (line: string) => void): Logger {
   return pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     {
       write: (line: string) => {
-        write(line);
+        write(line.endsWith('\n') ? line.slice(0, -1) : line);
       },
     },
   );

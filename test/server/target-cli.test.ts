@@ -7,15 +7,17 @@ import {
   parseLunArgument,
   parsePortal,
   runTargetCli,
+  type ServingInfo,
   type TargetCliIo,
 } from '../../server/target-cli.js';
 import { TcpConnector } from '../../transports/tcp/index.js';
 import { ScriptedInitiator } from './scripted-initiator.js';
 
-/** An io that records lines and stops when told. */
-function recordingIo(onListening?: (target: IscsiTarget, stop: () => void) => void) {
+/** An io that records lines (JSON log lines apart) and stops when told. */
+function recordingIo(onListening?: (target: IscsiTarget, stop: () => void, info: ServingInfo) => void) {
   const out: string[] = [];
   const err: string[] = [];
+  const log: string[] = [];
   let stop: (signal: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
     stop = resolve;
@@ -23,13 +25,22 @@ function recordingIo(onListening?: (target: IscsiTarget, stop: () => void) => vo
   const io: TargetCliIo = {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
+    log: (line) => log.push(line),
     untilStopped: () => stopped,
-    onListening: (target) =>
-      onListening?.(target, () => {
-        stop('SIGTERM');
-      }),
+    // No SIGHUP handler in tests: reloads are called through ServingInfo.reload.
+    onReload: () => () => undefined,
+    onListening: (target, info) =>
+      onListening?.(
+        target,
+        () => {
+          stop('SIGTERM');
+        },
+        info,
+      ),
   };
-  return { io, out, err };
+  /** The log lines as objects (each must be JSON). */
+  const entries = (): Record<string, unknown>[] => log.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { io, out, err, log, entries };
 }
 
 describe('iser target: argument parsing', () => {
@@ -66,7 +77,7 @@ describe('iser target: argument parsing', () => {
 describe('iser target: serving', () => {
   it('serves a memory LUN on the portal until stopped, then logs sessions out and exits 0', async () => {
     let answered: number | undefined;
-    const { io, out, err } = recordingIo((target, stop) => {
+    const { io, out, entries } = recordingIo((target, stop) => {
       void (async () => {
         const initiator = new ScriptedInitiator(await new TcpConnector().connect(target.portals[0]!.address));
         await initiator.login({
@@ -97,7 +108,11 @@ describe('iser target: serving', () => {
     expect(code).toBe(0);
     expect(answered).toBe(ScsiStatus.Good);
     expect(out.join('\n')).toMatch(/^serving iqn\.2024-01\.org\.example:cli on 127\.0\.0\.1:\d+$/m);
-    expect(err.join('\n')).toContain('SIGTERM: logging sessions out');
-    expect(err.join('\n')).toMatch(/session \d+ ended: the initiator logged out the session/);
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ event: 'shutdown', msg: 'SIGTERM: logging sessions out' }),
+    );
+    expect(entries()).toContainEqual(
+      expect.objectContaining({ event: 'session-logout', initiator: 'iqn.2024-01.org.example:host' }),
+    );
   });
 });
