@@ -9,8 +9,9 @@
  * RDMA READ of the rest both end on pad bytes; a 4 KiB READ (RDMA WRITE FIRST/MIDDLE/LAST); INQUIRY for 37 bytes
  * (RDMA WRITE ONLY with pad); a 4 KiB READ whose first RDMA WRITE MIDDLE the link loses (NAK PSN sequence error,
  * go-back-N); a WRITE aborted while the target's backend holds it (ABORT TASK); Logout; DREQ/DREP. Then a plain
- * RC connection on port 3261: a SEND before the peer posted a receive (RNR NAK, then the retry succeeds), and a
- * SEND the link holds back so a test can feed a corrupted copy, then the original, straight to the receiver.
+ * RC connection on port 3261: a SEND before the peer posted a receive (RNR NAK, then the retry succeeds). Twice
+ * (the Logout Request, a last RC SEND) the link holds a packet back and the scenario hands the receiver a copy with
+ * one bit flipped, then the original, recording what the receiver did with each ({@link HeldPacketProbe}).
  */
 import { lastValueFrom, type Subscription } from 'rxjs';
 import { MemoryBackend } from '../../backends/memory.js';
@@ -74,8 +75,8 @@ export interface CapturedQp {
   readonly rqPsn: number;
 }
 
-/** What the corruption probe saw when a bit-flipped copy, then the original, went straight to the receiver. */
-export interface CorruptionProbe {
+/** A packet the link held back, then fed straight to its receiver: first with one bit flipped, then as sent. */
+export interface HeldPacketProbe {
   /** The frame (1-based) in the capture whose UDP payload was held back and fed to the receiver. */
   readonly frame: number;
   /** That UDP payload (BTH through ICRC). */
@@ -88,13 +89,24 @@ export interface CorruptionProbe {
   readonly before: RoceCounters;
   readonly afterCorrupted: RoceCounters;
   readonly afterOriginal: RoceCounters;
-  /** Receive completions at the receiver, and datagrams it sent, after the corrupted copy (both must be 0). */
-  readonly completionsAfterCorrupted: number;
+  /** Datagrams the receiver sent after the corrupted copy (no ACK, no NAK, no answer: must be 0). */
   readonly repliesAfterCorrupted: number;
+}
+
+/** The plain RC SEND fed corrupted, then intact: what the receiving QP completed. */
+export interface CorruptionProbe extends HeldPacketProbe {
+  /** Receive completions after the corrupted copy (must be 0). */
+  readonly completionsAfterCorrupted: number;
   /** The receive completion the original produced, and the bytes it placed. */
   readonly completionAfterOriginal: WorkCompletion | undefined;
   readonly received: Buffer;
   readonly sent: Buffer;
+}
+
+/** The iSER Logout Request fed corrupted, then intact: whether the target answered before the intact one. */
+export interface IserCorruptionProbe extends HeldPacketProbe {
+  /** The logout had completed after the corrupted copy (must be false: the target never saw the PDU). */
+  readonly loggedOutAfterCorrupted: boolean;
 }
 
 /** The capture and what the engine and the session did, to compare with what the dissectors read. */
@@ -113,6 +125,8 @@ export interface IserSessionCapture {
   /** Frames (1-based) the link lost on purpose (still in the capture: the tap records what was sent). */
   readonly lostFrames: readonly number[];
   readonly corruption: CorruptionProbe;
+  /** The same for the iSER Logout Request, at the target. */
+  readonly iserCorruption: IserCorruptionProbe;
   /** Device counters at the end. */
   readonly initiatorCounters: RoceCounters;
   readonly targetCounters: RoceCounters;
@@ -264,7 +278,7 @@ export async function captureIserSession(options: IserSessionCaptureOptions = {}
   const iscsiSeen: { readonly from: string; readonly opcode: number }[] = [];
   const lostFrames: number[] = [];
   let loseNextWriteMiddle = false;
-  let holdNextSendFrom: string | undefined;
+  let holdNext: { readonly from: string; readonly iscsiOpcode?: number } | undefined;
   let held: { readonly datagram: RoceDatagram; readonly frame: number } | undefined;
   let sentBy = new Map<string, number>();
   memory.filter = (datagram) => {
@@ -278,12 +292,51 @@ export async function captureIserSession(options: IserSessionCaptureOptions = {}
       lostFrames.push(frame);
       return [];
     }
-    if (holdNextSendFrom === datagram.srcIp && opcode === RoceOpcode.RC_SEND_ONLY) {
-      holdNextSendFrom = undefined;
+    if (
+      holdNext?.from === datagram.srcIp &&
+      opcode === RoceOpcode.RC_SEND_ONLY &&
+      (holdNext.iscsiOpcode === undefined || holdNext.iscsiOpcode === iscsi)
+    ) {
+      holdNext = undefined;
       held = { datagram, frame };
       return [];
     }
     return 'deliver';
+  };
+
+  /** Waits for the held packet, feeds `receiver` a copy with bit 3 of `byte` flipped, looks, then the original. */
+  const feedHeld = async (
+    receiver: SoftRoceProvider,
+    byte: number,
+    look: () => void,
+  ): Promise<HeldPacketProbe & { readonly original: Buffer }> => {
+    await clock.runUntil(() => held !== undefined);
+    if (held === undefined) throw new Error('the packet to corrupt was never sent');
+    const { datagram, frame } = held;
+    held = undefined;
+    const bit = byte * 8 + 3;
+    const corrupted = Buffer.from(datagram.payload);
+    corrupted[byte] = (corrupted[byte] ?? 0) ^ (0x80 >> 3);
+    const before = receiver.snapshot();
+    sentBy = new Map();
+    link.inject({ ...datagram, payload: corrupted });
+    // Whatever the receiver would do with it (ACK, completion) has had time to happen; the retransmit timer has not.
+    await clock.advanceBy(0.01);
+    const afterCorrupted = receiver.snapshot();
+    const repliesAfterCorrupted = sentBy.get(receiver.address) ?? 0;
+    look();
+    link.inject(datagram);
+    await clock.advanceBy(0.01);
+    return {
+      frame,
+      original: datagram.payload,
+      corrupted,
+      bit,
+      before,
+      afterCorrupted,
+      afterOriginal: receiver.snapshot(),
+      repliesAfterCorrupted,
+    };
   };
 
   const a = await run(
@@ -381,8 +434,18 @@ export async function captureIserSession(options: IserSessionCaptureOptions = {}
   backend.slowLba = -1;
   if (abortedOutcome === 'still running') abortedOutcome = 'unsubscribed';
 
+  // The Logout Request is held back; a bit-flipped copy reaches the target first (dropped: no answer), then it.
   mark('logout');
-  await run(session.logout());
+  holdNext = { from: CAPTURE_INITIATOR_IP, iscsiOpcode: 0x06 };
+  let loggedOut = false;
+  const logout = session.logout().finally(() => {
+    loggedOut = true;
+  });
+  let loggedOutAfterCorrupted = true;
+  const iserProbe = await feedHeld(b, 12 + 28 + 16, () => {
+    loggedOutAfterCorrupted = loggedOut;
+  });
+  await run(logout);
   await run(server.close());
   await run(listener.close());
   await clock.runUntil(() => a.connections.length === 0 && b.connections.length === 0);
@@ -418,27 +481,15 @@ export async function captureIserSession(options: IserSessionCaptureOptions = {}
   const probeData = client.pd.register(ownBuffer(sent.toString()), 0);
   const probeSink = rcServer.pd.register(Buffer.alloc(64), Access.LOCAL_WRITE);
   rcServer.postRecv([{ wrId: 11, sgl: [{ mr: probeSink, offset: 0, length: 64 }] }]);
-  holdNextSendFrom = CAPTURE_INITIATOR_IP;
+  holdNext = { from: CAPTURE_INITIATOR_IP };
   client.postSend([{ wrId: 2, opcode: 'SEND', sgl: [{ mr: probeData, offset: 0, length: sent.length }] }]);
-  await clock.runUntil(() => held !== undefined);
-  if (held === undefined) throw new Error('the SEND to corrupt was never sent');
-  const { datagram: original, frame } = held;
-  // A payload bit, well away from the headers: only the ICRC can tell.
-  const bit = (12 + 5) * 8 + 3;
-  const corruptedPayload = Buffer.from(original.payload);
-  corruptedPayload[bit >> 3] = (corruptedPayload[bit >> 3] ?? 0) ^ (0x80 >> (bit & 7));
-  const before = b.snapshot();
-  sentBy = new Map();
-  link.inject({ ...original, payload: corruptedPayload });
-  // Whatever the receiver would do with it (ACK, completion) has had time to happen; the retransmit timer has not.
-  await clock.advanceBy(0.01);
-  const afterCorrupted = b.snapshot();
-  const completionsAfterCorrupted = serverWc.values.length - 1;
-  const repliesAfterCorrupted = sentBy.get(CAPTURE_TARGET_IP) ?? 0;
-  link.inject(original);
+  let completionsAfterCorrupted = -1;
+  // A payload byte, away from the headers: only the ICRC can tell.
+  const rcProbe = await feedHeld(b, 12 + 5, () => {
+    completionsAfterCorrupted = serverWc.values.length - 1;
+  });
   const [, completionAfterOriginal] = await run(serverWc.take(2));
   await run(clientWc.take(2));
-  const afterOriginal = b.snapshot();
 
   mark('rc-disconnect');
   await run(client.disconnect());
@@ -460,19 +511,13 @@ export async function captureIserSession(options: IserSessionCaptureOptions = {}
     rcServerQp,
     lostFrames,
     corruption: {
-      frame,
-      original: original.payload,
-      corrupted: corruptedPayload,
-      bit,
-      before,
-      afterCorrupted,
-      afterOriginal,
+      ...rcProbe,
       completionsAfterCorrupted,
-      repliesAfterCorrupted,
       completionAfterOriginal,
       received: Buffer.from(probeSink.buffer.subarray(0, sent.length)),
       sent,
     },
+    iserCorruption: { ...iserProbe, loggedOutAfterCorrupted },
     initiatorCounters,
     targetCounters,
     written,

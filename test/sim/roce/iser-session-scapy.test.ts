@@ -1,19 +1,25 @@
 /**
  * scapy (Debian python3-scapy, scapy.contrib.roce) checks the ICRC of every packet of a whole iSER session over
  * soft-RoCE (test/support/roce-session-capture): CM MADs, SENDs, RDMA WRITEs and READs, ACKs, the NAK and the
- * RNR NAK, packets with pad bytes among them. Then one captured packet with a bit flipped goes straight to our
- * receiver: it is dropped (ICRC counter, no completion, no reply) and the untouched original is accepted.
+ * RNR NAK, packets with pad bytes among them. Then two captured packets (the iSER Logout Request, a plain RC SEND)
+ * with a bit flipped go straight to our receiver: each is dropped (ICRC counter, nothing received, no reply, no
+ * completion, the logout not answered) and the untouched original is accepted.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoceOpcode } from '../../../sim/roce/opcodes.js';
-import { captureIserSession, type IserSessionCapture } from '../../support/roce-session-capture.js';
+import {
+  captureIserSession,
+  type HeldPacketProbe,
+  type IserSessionCapture,
+} from '../../support/roce-session-capture.js';
 import { runWithTimeout } from './run-with-timeout.js';
 import { SCAPY_MISSING, SCAPY_PYTHON } from './scapy-python.js';
 
-// argv: a pcapng, a file of hex Ethernet frames (may be empty), a frame number whose UDP payload to print.
+// argv: a pcapng, a file of hex Ethernet frames (may be empty), frame numbers (comma-separated) whose UDP payload
+// to print.
 // Prints one JSON object per line: every RoCE frame of the capture, then every extra frame.
 const SCRIPT = `
 import sys, json, binascii
@@ -26,7 +32,7 @@ def check(n, pkt, source):
     computed = bth.compute_icrc(None)
     out = {"source": source, "frame": n, "opcode": bth.opcode, "pad": bth.padcount, "psn": bth.psn,
            "computed": binascii.hexlify(computed).decode(), "wire": binascii.hexlify(udp[-4:]).decode()}
-    if source == "capture" and n == int(sys.argv[3]):
+    if source == "capture" and str(n) in sys.argv[3].split(","):
         out["udp"] = binascii.hexlify(udp).decode()
     print(json.dumps(out))
 
@@ -66,13 +72,15 @@ describe.skipIf(SCAPY_MISSING !== undefined)('scapy checks every ICRC of a whole
     const script = join(dir, 'icrc.py');
     await writeFile(pcap, capture.pcap);
     await writeFile(script, SCRIPT);
-    // The corrupted packet, framed as the tap frames the original: the same Ethernet/IP/UDP headers.
-    const frame = capturedFrame(capture.pcap, capture.corruption.frame);
-    const corrupted = Buffer.concat([frame.subarray(0, UDP_PAYLOAD_OFFSET), capture.corruption.corrupted]);
-    await writeFile(extra, `${corrupted.toString('hex')}\n`);
+    // The corrupted packets, framed as the tap framed the originals: the same Ethernet/IP/UDP headers.
+    const probes = [capture.iserCorruption, capture.corruption];
+    const corrupted = probes.map((probe) =>
+      Buffer.concat([capturedFrame(capture.pcap, probe.frame).subarray(0, UDP_PAYLOAD_OFFSET), probe.corrupted]),
+    );
+    await writeFile(extra, corrupted.map((f) => `${f.toString('hex')}\n`).join(''));
     const out = await runWithTimeout(
       SCAPY_PYTHON ?? 'python3',
-      [script, pcap, extra, String(capture.corruption.frame)],
+      [script, pcap, extra, probes.map((probe) => probe.frame).join(',')],
       60_000,
     );
     lines = out
@@ -118,33 +126,57 @@ describe.skipIf(SCAPY_MISSING !== undefined)('scapy checks every ICRC of a whole
     );
   });
 
-  it('the packet fed to our receiver is the captured one; with a bit flipped, scapy disagrees with its ICRC', () => {
-    const { corruption } = capture;
-    const original = lines.find((l) => l.source === 'capture' && l.frame === corruption.frame);
-    expect(original?.udp).toBe(corruption.original.toString('hex'));
-    expect(original?.opcode).toBe(RoceOpcode.RC_SEND_ONLY);
-    expect(original?.pad).toBe(3); // 13 bytes
-    const flipped = corruption.original.map((byte, i) => byte ^ corruption.corrupted[i]!);
-    expect([...flipped].filter((b) => b !== 0)).toEqual([0x80 >> (corruption.bit & 7)]);
-    const extra = lines.find((l) => l.source === 'extra');
-    expect(extra?.wire).toBe(original?.wire);
-    expect(extra?.computed).not.toBe(extra?.wire);
+  const probes = (): readonly (readonly [string, HeldPacketProbe])[] => [
+    ['the iSER Logout Request', capture.iserCorruption],
+    ['the plain RC SEND', capture.corruption],
+  ];
+
+  it('the packets fed to our receiver are captured ones; with a bit flipped, scapy disagrees with their ICRC', () => {
+    const extras = lines.filter((l) => l.source === 'extra');
+    expect(extras.length).toBe(2);
+    probes().forEach(([what, probe], i) => {
+      const original = lines.find((l) => l.source === 'capture' && l.frame === probe.frame);
+      expect({ what, udp: original?.udp }).toEqual({ what, udp: probe.original.toString('hex') });
+      expect(original?.opcode).toBe(RoceOpcode.RC_SEND_ONLY);
+      const flipped = probe.original.map((byte, j) => byte ^ probe.corrupted[j]!);
+      expect([...flipped].filter((b) => b !== 0)).toEqual([0x80 >> (probe.bit & 7)]);
+      // The flipped bit is past the BTH (and the iSER header), where only the ICRC protects it.
+      expect(probe.bit >> 3).toBeGreaterThanOrEqual(12);
+      expect(extras[i]?.wire).toBe(original?.wire);
+      expect(extras[i]?.computed).not.toBe(extras[i]?.wire);
+    });
+    expect(lines.find((l) => l.frame === capture.corruption.frame && l.source === 'capture')?.pad).toBe(3);
   });
 
-  it('our receiver drops the corrupted copy (ICRC counter, no completion, no reply) and accepts the original', () => {
-    const c = capture.corruption;
-    expect(c.afterCorrupted.icrcDrops).toBe(c.before.icrcDrops + 1);
-    expect(c.afterCorrupted.received.packets).toBe(c.before.received.packets);
-    expect(c.completionsAfterCorrupted).toBe(0);
-    expect(c.repliesAfterCorrupted).toBe(0);
-    expect(c.afterOriginal.icrcDrops).toBe(c.afterCorrupted.icrcDrops);
-    expect(c.afterOriginal.received.byOpcode.RC_SEND_ONLY?.packets).toBe(
-      (c.before.received.byOpcode.RC_SEND_ONLY?.packets ?? 0) + 1,
-    );
-    expect(c.completionAfterOriginal).toMatchObject({ status: 'SUCCESS', opcode: 'RECV', byteLen: c.sent.length });
-    expect(c.received.equals(c.sent)).toBe(true);
+  it('our receiver drops each corrupted copy (ICRC counter, nothing received, no reply) and accepts the original', () => {
+    for (const [what, c] of probes()) {
+      const look = {
+        what,
+        icrcDrops: c.afterCorrupted.icrcDrops - c.before.icrcDrops,
+        received: c.afterCorrupted.received.packets - c.before.received.packets,
+        replies: c.repliesAfterCorrupted,
+        icrcDropsAfterOriginal: c.afterOriginal.icrcDrops - c.afterCorrupted.icrcDrops,
+        sendsAfterOriginal:
+          (c.afterOriginal.received.byOpcode.RC_SEND_ONLY?.packets ?? 0) -
+          (c.before.received.byOpcode.RC_SEND_ONLY?.packets ?? 0),
+      };
+      expect(look).toEqual({
+        what,
+        icrcDrops: 1,
+        received: 0,
+        replies: 0,
+        icrcDropsAfterOriginal: 0,
+        sendsAfterOriginal: 1,
+      });
+    }
+    // iSER: the target never saw the corrupted Logout Request, so the logout ended only after the intact one.
+    expect(capture.iserCorruption.loggedOutAfterCorrupted).toBe(false);
+    const rc = capture.corruption;
+    expect(rc.completionsAfterCorrupted).toBe(0);
+    expect(rc.completionAfterOriginal).toMatchObject({ status: 'SUCCESS', opcode: 'RECV', byteLen: rc.sent.length });
+    expect(rc.received.equals(rc.sent)).toBe(true);
     // Nothing else in the whole run failed an ICRC check.
-    expect(capture.targetCounters.icrcDrops + capture.initiatorCounters.icrcDrops).toBe(1);
+    expect(capture.targetCounters.icrcDrops + capture.initiatorCounters.icrcDrops).toBe(2);
   });
 });
 
