@@ -16,6 +16,7 @@ import { inqCommand } from './commands/inq.js';
 import { lsCommand } from './commands/ls.js';
 import { perfCommand } from './commands/perf.js';
 import { readcapCommand } from './commands/readcap.js';
+import { SIM_EXIT_CODES_HELP, simCommand } from './commands/sim.js';
 import { targetCommand } from './commands/target.js';
 import { packageVersion } from './version.js';
 
@@ -57,12 +58,13 @@ ${EXIT_CODES_HELP}`,
     daemonCommand(ctx, exitCode),
     ctlCommand(ctx, exitCode),
     conformanceCommand(ctx, exitCode),
+    simCommand(ctx, exitCode),
   ]) {
     // addCommand, unlike command(), does not pass on exitOverride and the output settings: copy them.
     command.copyInheritedSettings(program);
     // `iser target --help` and `iser conformance --help` are the delegates' own: the copy must not bring ours back.
     if (command.name() === 'target' || command.name() === 'conformance') command.helpOption(false);
-    else command.addHelpText('after', `\n${EXIT_CODES_HELP}`);
+    else command.addHelpText('after', `\n${command.name() === 'sim' ? SIM_EXIT_CODES_HELP : EXIT_CODES_HELP}`);
     program.addCommand(command);
   }
   return program;
