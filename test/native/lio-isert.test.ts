@@ -24,6 +24,7 @@ const PORT = 3260;
 const LUN_BYTES = 64 << 20;
 const BLOCK = 512;
 const SEED = 'issue-6/lio-isert';
+const READ_10 = 0x28;
 
 const skip = guestSkipReason();
 if (skip !== undefined) console.warn(`SKIP our iSER initiator -> LIO isert: ${skip}`);
@@ -67,6 +68,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
       LioTarget.create({ iqn: IQN, host, port: PORT, bytes: LUN_BYTES, backstore: 'rd_mcp_42', iser: true }),
     );
     expect(lio.iserEnabled).toBe(true);
+    report(`LIO ${IQN} on ${host}:${PORT} with iSER, 64 MiB rd_mcp LUN`);
     provider = NativeVerbs.open({ timeoutMs: 15_000, drainTimeoutMs: 3000 });
   }, 120_000);
 
@@ -81,6 +83,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
   }, 120_000);
 
   it('finds the target by SendTargets over iSER', async () => {
+    report('discovery over iSER ...');
     const found = await phase('discovery', () =>
       discover({ host, port: PORT }, { connector: connector(), initiatorName: INITIATOR, loginTimeoutMs: 30_000 }),
     );
@@ -157,8 +160,9 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
 
   it('aborts an in-flight READ with ABORT TASK: Function Complete, no status for it, the session goes on', async () => {
     const s = live();
-    const lun = s.lun(0);
-    const blocks = (4 << 20) / BLOCK;
+    // The block size is known, so the READ goes out at subscription (no READ CAPACITY first).
+    const lun = s.lun(0, { blockSize: BLOCK });
+    const blocks = (8 << 20) / BLOCK;
     const outcomes: string[] = [];
     let aborted = false;
     // A READ that LIO already finished gets "task does not exist"; a few tries catch one in flight.
@@ -169,9 +173,13 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
         next: () => (ended = 'completed'),
         error: (err: unknown) => (ended = `failed: ${String(err)}`),
       });
-      await sleep(5 * (attempt + 1));
+      // Later each time: the first try aborts at once, the next ones let LIO get further into the READ.
+      if (attempt > 0) await sleep(20 * attempt);
       sub.unsubscribe();
-      const cmd = wire.slice(mark).find((t) => t.direction === 'sent' && t.pdu.kind === 'scsi-command')?.pdu;
+      const cmd = wire
+        .slice(mark)
+        .map((t) => t.pdu)
+        .find((pdu) => pdu.kind === 'scsi-command' && pdu.cdb[0] === READ_10);
       if (ended !== undefined || cmd?.kind !== 'scsi-command') {
         outcomes.push(`attempt ${attempt}: READ ${ended ?? 'not sent'} before the abort`);
         continue;

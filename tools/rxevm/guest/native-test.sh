@@ -21,6 +21,25 @@ cd "$WORK" || exit 1
 # RXEVM_GUEST=1: tests that change kernel state (LIO, iscsid) run only here.
 export ISER_RDMA_ADDR ISER_REQUIRE_RDMA=1 RXEVM_GUEST=1 CI=1
 ISER_RDMA_ADDR=$(my_ip)
+# A task stuck in the kernel (D state) for two samples in a row gets its kernel stack printed: a hang inside
+# rdma_cm, isert or configfs otherwise shows only as a silent timeout (quiet console hides hung-task traces).
+watchdog() {
+  local seen='' stuck pid
+  for _ in $(seq 200); do
+    sleep 30
+    stuck=$(ps -eLo tid=,stat= | awk '$2 ~ /^D/ {print $1}' | sort | tr '\n' ' ')
+    for pid in $stuck; do
+      case " $seen " in *" $pid "*)
+        echo "native-test: watchdog: task $pid ($(cat /proc/"$pid"/comm 2>/dev/null)) stuck in D state:"
+        sed 's/^/    /' /proc/"$pid"/stack 2>/dev/null
+        ;;
+      esac
+    done
+    seen=$stuck
+  done
+}
+watchdog &
+watchdog_pid=$!
 rc=0
 # Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run. One file at a time:
 # LIO's configfs tree, iscsid and the SCSI hosts are global to the guest, so files must not race.
@@ -28,6 +47,7 @@ rc=0
 timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-780}" node node_modules/vitest/vitest.mjs run ${NATIVE_TEST_FILTER:-test/native} \
   --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" || rc=$?
 
+kill "$watchdog_pid" 2>/dev/null
 counts=$(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
