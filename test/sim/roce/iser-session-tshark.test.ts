@@ -241,9 +241,12 @@ describe.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
       };
       checkHandshake(req!, rep!, rtu!, initiatorQp, targetQp, 3260);
       checkHandshake(rcReq!, rcRep!, cm[11]!, rcClientQp, rcServerQp, 3261);
-      // iSER CM private data: the initiator's iser_cm_hdr after rdma_cm's header, the target's in the REP.
-      expect(field(req!, 'infiniband.cm.req.ip_cm.private')).toMatch(/^[c8]0:00:00:00/);
-      expect(field(rep!, 'infiniband.cm.rep.private')).toMatch(/^[c8]0:00:00:00/);
+      // iSER CM headers (iser_cm_hdr, RFC 7145 / Linux): 0x80 = ZBVA not supported; no 0x40, because both devices
+      // can Send with Invalidate (the target's SCSI Responses below use it). The rest of the private data is zero.
+      expect(field(req!, 'infiniband.cm.req.ip_cm.private')).toMatch(/^80(:00)+$/);
+      expect(field(rep!, 'infiniband.cm.rep.private')).toMatch(/^80(:00)+$/);
+      // The plain RC connection carries no iSER header.
+      expect(field(rcReq!, 'infiniband.cm.req.ip_cm.private')).toMatch(/^00(:00)+$/);
       // DREQ names the peer's QPN (Wireshark files it under cm.req.remoteqpneecn); DREP answers by comm ID.
       const dreqs = [dreqA!, dreqB!].map((p) => [src(p), field(p, 'infiniband.cm.req.remoteqpneecn')]);
       expect(dreqs.sort()).toEqual([
