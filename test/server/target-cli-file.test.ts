@@ -176,7 +176,11 @@ describe('iser target -c', () => {
 
     const logs = entries();
     const open = logs.find((e) => e.event === 'connection-open');
-    expect(open).toMatchObject({ conn: 1, transport: 'tcp', remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(open).toMatchObject({
+      conn: 1,
+      transport: 'tcp',
+      remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/) as string,
+    });
     expect(logs.find((e) => e.event === 'session-login')).toMatchObject({
       conn: 1,
       tsih: expect.any(Number) as number,
