@@ -1,7 +1,7 @@
 /** The demo's short report: a table of steps and a table of figures, aligned, no colours needed. */
 import type { VerbsCounters } from '../../sim/fabric/counters.js';
 import { formatBytes } from '../parse-values.js';
-import type { DemoEnvironment } from './environment.js';
+import type { DemoEnvironment, DemoRoceCounters } from './environment.js';
 import type { ScenarioResult } from './scenario.js';
 
 /** What the report shows besides the scenario. */
@@ -9,6 +9,8 @@ export interface ReportInput {
   readonly env: Pick<DemoEnvironment, 'transport' | 'virtualTime' | 'portal'>;
   readonly result: ScenarioResult;
   readonly counters: VerbsCounters | undefined;
+  /** On soft-RoCE: what both devices counted. */
+  readonly roce?: DemoRoceCounters | undefined;
   readonly seed: number;
   readonly events: number;
   readonly hash: string;
@@ -96,15 +98,41 @@ export function demoReport(input: ReportInput): string[] {
         `${moved > 0 ? (counters.copies.bytes / moved).toFixed(2) : '0'} per byte moved)`,
     ]);
   }
+  if (input.roce !== undefined) {
+    const { initiator, target } = input.roce;
+    const packets = initiator.sent.packets + target.sent.packets;
+    const bytes = initiator.sent.bytes + target.sent.bytes;
+    figures.push(['RoCEv2 packets', `${group(packets)} (${formatBytes(bytes)} of UDP payload)`]);
+    const opcodes = (prefix: string): number =>
+      [initiator, target]
+        .flatMap((c) => Object.entries(c.sent.byOpcode))
+        .filter(([op]) => op.startsWith(prefix))
+        .reduce((n, [, c]) => n + c.packets, 0);
+    figures.push([
+      'by kind',
+      `SEND ${group(opcodes('RC_SEND'))}, RDMA WRITE ${group(opcodes('RC_RDMA_WRITE'))}, ` +
+        `READ response ${group(opcodes('RC_RDMA_READ_RESPONSE'))}`,
+    ]);
+    const sum = (key: 'retransmittedPackets' | 'seqNaksSent' | 'rnrNaksSent' | 'duplicateRequests'): number =>
+      initiator[key] + target[key];
+    figures.push([
+      'RC recovery',
+      `${group(sum('retransmittedPackets'))} retransmitted, ${group(sum('seqNaksSent'))} sequence NAKs, ` +
+        `${group(sum('rnrNaksSent'))} RNR NAKs, ${group(sum('duplicateRequests'))} duplicates`,
+    ]);
+  }
   figures.push([
     'event log',
     `${group(input.events)} events, sha256 ${input.hash.slice(0, 16)}…${input.trace === undefined ? '' : ` -> ${input.trace}`}`,
   ]);
   figures.push(['seed', String(input.seed)]);
   figures.push(['total wall time', ms(input.wallMs)]);
-  const title =
-    env.transport === 'fabric'
-      ? `iser demo: iSCSI over iSER on the simulated RDMA fabric, in virtual time (seed ${input.seed})`
-      : `iser demo: iSCSI over TCP on ${env.portal.host}:${env.portal.port}, in real time`;
+  const titles: Record<DemoEnvironment['transport'], string> = {
+    fabric: `iSCSI over iSER on the simulated RDMA fabric, in virtual time (seed ${input.seed})`,
+    softroce: `iSCSI over iSER on soft-RoCE (RoCEv2 on an in-memory link), in virtual time (seed ${input.seed})`,
+    'softroce-udp': `iSCSI over iSER on soft-RoCE over UDP to ${env.portal.host}, in real time`,
+    tcp: `iSCSI over TCP on ${env.portal.host}:${env.portal.port}, in real time`,
+  };
+  const title = `iser demo: ${titles[env.transport]}`;
   return [title, '', ...rows(steps), '', ...rows(figures), ''];
 }

@@ -1,7 +1,8 @@
 /**
  * `npm start` (cli/demo.ts): target and initiator in one process, by default over iSER on the simulated RDMA fabric
  * in virtual time. Flags: --seed N (same seed, same event log), --trace FILE (the event log as JSON lines),
- * --transport fabric|tcp, --pcap FILE (where the transport has packets), --bytes SIZE, --qd N.
+ * --transport fabric|softroce|softroce-udp|tcp, --pcap FILE (TCP segments or RoCEv2 datagrams; the fabric has no
+ * packets), --bytes SIZE, --qd N.
  * Exit 0 when everything verified, 4 on a data mismatch, otherwise the `iser` exit codes.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -14,7 +15,7 @@ import { EXIT_CODES_HELP, ExitCode } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { integerValue, sizeValue } from '../parse-values.js';
 import { PcapngFile } from '../pcap/pcapng-file.js';
-import { openEnvironment, type DemoEnvironment, type DemoTransport } from './environment.js';
+import { DEMO_TRANSPORTS, openEnvironment, type DemoEnvironment, type DemoTransport } from './environment.js';
 import { demoReport } from './report.js';
 import { runScenario, type TmfWatcher } from './scenario.js';
 import { targetEventFields } from './target-events.js';
@@ -52,7 +53,7 @@ function parseFlags(argv: readonly string[], io: CliIo): DemoFlags | number {
       new Option('--seed <n>', 'seed of every random choice').default(1).argParser(integerValue(0, 2 ** 32 - 1)),
     )
     .option('--trace <file>', 'write the event log as JSON lines')
-    .addOption(new Option('--transport <kind>', 'where to run').choices(['fabric', 'tcp']).default('fabric'))
+    .addOption(new Option('--transport <kind>', 'where to run').choices(DEMO_TRANSPORTS).default('fabric'))
     .option('--pcap <file>', 'write packets as pcapng, where the transport has packets')
     .addOption(
       new Option('--bytes <size>', 'bytes written and read back (multiple of 64k)')
@@ -137,8 +138,13 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
   // Target events that happen before the log exists (the portal opening) wait here.
   const early: TargetServerEvent[] = [];
   try {
-    if (flags.pcap !== undefined && flags.transport === 'tcp') {
-      capture = await PcapngFile.create(flags.pcap, 'iser demo (iSCSI/TCP through a capturing relay)');
+    if (flags.pcap !== undefined && flags.transport !== 'fabric') {
+      capture = await PcapngFile.create(
+        flags.pcap,
+        flags.transport === 'tcp'
+          ? 'iser demo (iSCSI/TCP through a capturing relay)'
+          : `iser demo (RoCEv2 of soft-RoCE, ${flags.transport === 'softroce' ? 'in-memory link, virtual time' : 'UDP loopback'})`,
+      );
     }
     env = await openEnvironment({
       ...(capture === undefined ? {} : { capture }),
@@ -188,6 +194,7 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
         env: current,
         result,
         counters: current.counters(),
+        roce: current.roceCounters(),
         seed: flags.seed,
         events: log.size,
         hash: log.hash(),

@@ -17,6 +17,7 @@ export class PcapngFile {
   #packets = 0;
   #failed: Error | undefined;
   readonly #ports = new Set<number>();
+  #rocePort: number | undefined;
 
   private constructor(
     private readonly stream: WriteStream,
@@ -61,10 +62,19 @@ export class PcapngFile {
     this.#ports.add(port);
   }
 
-  /** A tshark command line that dissects this capture as iSCSI (ports other than 3260 need a hint). */
+  /** Remembers a UDP port other than 4791 that carries RoCEv2 (tshark's RRoCE dissector takes one). */
+  noteRocePort(port: number): void {
+    this.#rocePort ??= port;
+  }
+
+  /**
+   * A tshark command line that dissects this capture: iSCSI on TCP ports other than 3260, and RRoCE on a UDP port
+   * other than 4791, need a hint.
+   */
   get tsharkHint(): string {
     const ports = [...this.#ports].filter((p) => p !== 3260);
-    return ['tshark -r', this.path, ...ports.map((p) => `-d tcp.port==${p},iscsi`)].join(' ');
+    const roce = this.#rocePort === undefined ? [] : [`-o infiniband.rroce.port:${this.#rocePort}`];
+    return ['tshark -r', this.path, ...ports.map((p) => `-d tcp.port==${p},iscsi`), ...roce].join(' ');
   }
 
   /** Packets written so far. */

@@ -1,6 +1,7 @@
 /**
- * The demo (`npm start`): completes and verifies over iSER on the simulated fabric and over TCP; one seed gives one
- * event log byte for byte; another seed, with the demo link's jitter, gives another; a corrupted LUN fails it.
+ * The demo (`npm start`): completes and verifies over iSER on the simulated fabric, on soft-RoCE (in-memory link and
+ * UDP loopback) and over TCP; one seed gives one event log byte for byte; another seed, with the demo link's jitter,
+ * gives another; a corrupted LUN fails it; --pcap on soft-RoCE writes RoCEv2 frames tshark dissects.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_LINK } from '../../cli/demo/environment.js';
 import { runDemo, type DemoHooks } from '../../cli/demo/run.js';
 import type { CliIo } from '../../cli/io.js';
+import { field, layers, runTshark } from '../support/tshark.js';
+import { missing } from '../support/tools.js';
 
 let dir: string;
 
@@ -101,6 +104,53 @@ describe('the demo', () => {
     expect((await readFile(join(dir, 'x.pcap'))).readUInt32LE(0)).toBe(0x0a0d0d0a);
   });
 
+  it('runs the same story over iSER on soft-RoCE (in-memory link, virtual time) and captures RoCEv2', async () => {
+    const file = join(dir, 'softroce.pcapng');
+    const run = await demo([...SMALL, '--transport', 'softroce', '--pcap', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('soft-RoCE (RoCEv2 on an in-memory link), in virtual time (seed 1)');
+    expect(run.stdout).toMatch(/login +TSIH \d+, RDMAExtensions=Yes/);
+    expect(run.stdout).toMatch(/read \+ verify +512 KiB in 8 commands: identical/);
+    expect(run.stdout).toMatch(/after abort +TEST UNIT READY and READ: session fine/);
+    expect(run.stdout).toMatch(/RoCEv2 packets +[\d,]+ /);
+    expect(run.stdout).toMatch(/by kind +SEND [1-9][\d,]*, RDMA WRITE [1-9][\d,]*, READ response [1-9][\d,]*/);
+    expect(run.stdout).toMatch(/IOPS +[\d,]+ +[\d,]+/);
+    const packets = Number(/^pcap: (\d+) packets written to /m.exec(run.stderr)?.[1]);
+    expect(packets).toBeGreaterThan(500);
+    expect(run.stderr).toContain(`(read it with: tshark -r ${file})`);
+    expect((await readFile(file)).readUInt32LE(0)).toBe(0x0a0d0d0a);
+  });
+
+  it.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
+    'writes a soft-RoCE capture tshark reads as RRoCE, with the CM handshake and iSCSI over iSER inside',
+    async () => {
+      const file = join(dir, 'softroce-tshark.pcapng');
+      expect((await demo([...SMALL, '--transport', 'softroce', '--pcap', file])).code).toBe(0);
+      const packets = await runTshark(file, { timeoutMs: 60_000 });
+      expect(packets.length).toBeGreaterThan(500);
+      // Every frame is RoCEv2 (UDP 4791 → InfiniBand); none is malformed.
+      for (const p of packets) expect(layers(p).slice(0, 5)).toEqual(['eth', 'ethertype', 'ip', 'udp', 'infiniband']);
+      expect(packets.filter((p) => layers(p).includes('_ws.malformed'))).toEqual([]);
+      const iscsi = packets.filter((p) => layers(p).includes('iscsi'));
+      expect(iscsi.length).toBeGreaterThan(10);
+      // The IB CM REQ for port 3260 (0x0cbc) opens the capture; the Login Command follows the RTU.
+      const first = packets[0];
+      expect(first === undefined ? undefined : field(first, 'infiniband.cm.req.serviceid.dport')).toBe('0x0cbc');
+      expect(JSON.stringify(iscsi[0])).toContain('"iscsi.opcode"');
+    },
+  );
+
+  it('runs the same story over iSER on soft-RoCE over UDP on loopback, and captures it', async () => {
+    const file = join(dir, 'softroce-udp.pcapng');
+    const run = await demo([...SMALL, '--transport', 'softroce-udp', '--pcap', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^iser demo: iSCSI over iSER on soft-RoCE over UDP to 127\.0\.0\.2, in real time/);
+    expect(run.stdout).toMatch(/discovery +iqn\.2024-01\.org\.iser:demo at 127\.0\.0\.2:3260/);
+    expect(run.stdout).toContain('identical');
+    expect(run.stdout).toMatch(/RoCEv2 packets +[\d,]+ /);
+    expect(Number(/^pcap: (\d+) packets written to /m.exec(run.stderr)?.[1])).toBeGreaterThan(500);
+  });
+
   it('explains that the fabric has no packets for --pcap', async () => {
     const run = await demo([...SMALL, '--pcap', join(dir, 'fabric.pcap')]);
     expect(run.code).toBe(0);
@@ -109,7 +159,9 @@ describe('the demo', () => {
 
   it('rejects unknown flags and bad values (exit 1)', async () => {
     expect((await demo(['--frob'])).code).toBe(1);
-    expect((await demo(['--transport', 'carrier-pigeon'])).code).toBe(1);
+    const pigeon = await demo(['--transport', 'carrier-pigeon']);
+    expect(pigeon.code).toBe(1);
+    expect(pigeon.stderr).toContain('fabric, softroce, softroce-udp, tcp');
     expect((await demo(['--bytes', '100k'])).code).toBe(1);
   });
 });

@@ -24,16 +24,7 @@ export class PcapTap {
 
   /** Records one datagram at the clock's current time. */
   record(datagram: RoceDatagram): void {
-    const version = ipVersionOf(datagram.srcIp);
-    const ip =
-      version === 4
-        ? { version, src: datagram.srcIp, dst: datagram.dstIp, id: 0, df: true }
-        : { version, src: datagram.srcIp, dst: datagram.dstIp };
-    const frame = udpFrame(
-      { ip, srcPort: datagram.srcPort, dstPort: datagram.dstPort, checksum: 'zero' },
-      datagram.payload,
-    );
-    this.writer.addPacket(frame, Math.max(0, this.#clock.now()));
+    this.writer.addPacket(roceDatagramFrame(datagram), Math.max(0, this.#clock.now()));
   }
 
   /** Frames recorded so far. */
@@ -45,4 +36,14 @@ export class PcapTap {
   toBuffer(): Buffer {
     return this.writer.toBuffer();
   }
+}
+
+/** The Ethernet frame of one datagram as rxe would send it (IPv4 ID 0 with DF, UDP checksum 0). */
+export function roceDatagramFrame(datagram: RoceDatagram): Buffer {
+  const version = ipVersionOf(datagram.srcIp);
+  const ip =
+    version === 4
+      ? { version, src: datagram.srcIp, dst: datagram.dstIp, id: 0, df: true }
+      : { version, src: datagram.srcIp, dst: datagram.dstIp };
+  return udpFrame({ ip, srcPort: datagram.srcPort, dstPort: datagram.dstPort, checksum: 'zero' }, datagram.payload);
 }
