@@ -17,6 +17,8 @@ import type { PcapTap } from './pcap-tap.js';
 
 /** Linux socket option numbers the link may set (kernel ABI). */
 export const SocketOption = {
+  SOL_SOCKET: 1,
+  SO_NO_CHECK: 11,
   IPPROTO_IP: 0,
   IPPROTO_UDP: 17,
   IP_MTU_DISCOVER: 10,
@@ -35,7 +37,10 @@ export interface UdpLinkOptions {
   readonly fallbackToEphemeral?: boolean;
   /** Ports of peers that are not on this link and not on 4791 (e.g. another process's endpoint on `::1`). */
   readonly peerPorts?: ReadonlyMap<string, number>;
-  /** Sets IP_MTU_DISCOVER = IP_PMTUDISC_DO (IPv4) or UDP_NO_CHECK6_RX (IPv6) on each socket. */
+  /**
+   * Sets IP_MTU_DISCOVER = IP_PMTUDISC_DO and SO_NO_CHECK (IPv4: ID 0 and a zero UDP checksum, as rxe sends) or
+   * UDP_NO_CHECK6_RX (IPv6) on each socket.
+   */
   readonly setsockoptInt?: SetSockoptInt;
   /** Socket buffer sizes (the kernel caps them at net.core.rmem_max / wmem_max); default 4 MiB. */
   readonly bufferBytes?: number;
@@ -183,7 +188,12 @@ export class UdpLink implements RoceLink {
     if (set === undefined) return;
     const fd = socketFd(socket);
     if (fd === undefined) throw new RoceError('ERR_SOFTROCE_LINK', 'no file descriptor on the UDP socket');
-    if (version === 4) set(fd, SocketOption.IPPROTO_IP, SocketOption.IP_MTU_DISCOVER, SocketOption.IP_PMTUDISC_DO);
-    else set(fd, SocketOption.IPPROTO_UDP, SocketOption.UDP_NO_CHECK6_RX, 1);
+    if (version === 4) {
+      set(fd, SocketOption.IPPROTO_IP, SocketOption.IP_MTU_DISCOVER, SocketOption.IP_PMTUDISC_DO);
+      // rxe sends a zero UDP checksum (the ICRC protects the packet); the UDP header looks the same from us.
+      set(fd, SocketOption.SOL_SOCKET, SocketOption.SO_NO_CHECK, 1);
+    } else {
+      set(fd, SocketOption.IPPROTO_UDP, SocketOption.UDP_NO_CHECK6_RX, 1);
+    }
   }
 }

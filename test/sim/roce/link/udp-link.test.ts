@@ -79,20 +79,21 @@ describe('UdpLink', () => {
     }
   });
 
-  it('calls the socket-option hook: IP_PMTUDISC_DO on IPv4, UDP_NO_CHECK6_RX on IPv6', async () => {
+  it('calls the socket-option hook: IP_PMTUDISC_DO and SO_NO_CHECK on IPv4, UDP_NO_CHECK6_RX on IPv6', async () => {
     const calls: number[][] = [];
     const link = new UdpLink({ port: 0, setsockoptInt: (...args) => calls.push(args) });
     const v4 = await link.attach('127.0.0.1', () => undefined);
     const v6 = await link.attach('::1', () => undefined);
     await v4.close();
     await v6.close();
-    expect(calls.length).toBe(2);
+    expect(calls.length).toBe(3);
     expect(calls[0]?.slice(1)).toEqual([
       SocketOption.IPPROTO_IP,
       SocketOption.IP_MTU_DISCOVER,
       SocketOption.IP_PMTUDISC_DO,
     ]);
-    expect(calls[1]?.slice(1)).toEqual([SocketOption.IPPROTO_UDP, SocketOption.UDP_NO_CHECK6_RX, 1]);
+    expect(calls[1]?.slice(1)).toEqual([SocketOption.SOL_SOCKET, SocketOption.SO_NO_CHECK, 1]);
+    expect(calls[2]?.slice(1)).toEqual([SocketOption.IPPROTO_UDP, SocketOption.UDP_NO_CHECK6_RX, 1]);
     expect(calls.every((c) => Number.isInteger(c[0]) && (c[0] ?? -1) >= 0)).toBe(true);
   });
 
