@@ -17,6 +17,7 @@ import { TcpListener } from '../../transports/tcp/index.js';
 import { DataPattern } from '../support/session-suite/data-pattern.js';
 import { rdmaAddress } from './rdma-host.js';
 import {
+  counterDelta,
   dmesgLines,
   guestProblem,
   guestSkipReason,
@@ -25,6 +26,7 @@ import {
   newErrorLines,
   poll,
   run,
+  rxeCounters,
   sleep,
 } from './support/guest.js';
 
@@ -183,6 +185,7 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     if (disk === undefined || backend === undefined) throw new Error('no disk (login failed)');
     const data = new DataPattern(SEED).bytes(0, DD_MIB << 20);
     writeFileSync(PATTERN, data);
+    const counters = rxeCounters();
     const t0 = performance.now();
     await phase('dd-write', () =>
       mustRun(
@@ -204,6 +207,7 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     const t3 = performance.now();
     const mbs = (ms: number): string => ((DD_MIB * 1.048576) / (ms / 1000)).toFixed(1);
     report(`dd: write ${mbs(t1 - t0)} MB/s (${((t1 - t0) / 1000).toFixed(1)} s), read ${mbs(t3 - t2)} MB/s`);
+    report(`rxe0 counters during dd: ${counterDelta(counters, rxeCounters())}`);
     const back = readFileSync(READBACK);
     expect(back.length).toBe(data.length);
     expect(sha256(back)).toBe(sha256(data));

@@ -13,7 +13,7 @@ import { discover, login, type Session } from '../../protocol/initiator/index.js
 import { TaskManagementFunction, TaskManagementResponse } from '../../protocol/pdu/task-management.js';
 import { IserConnector } from '../../transports/iser/index.js';
 import { rdmaAddress } from './rdma-host.js';
-import { guestProblem, guestSkipReason, poll, sleep } from './support/guest.js';
+import { counterDelta, guestProblem, guestSkipReason, poll, rxeCounters, sleep } from './support/guest.js';
 import { LioTarget } from './support/lio.js';
 import { tappingConnector, type TappedPdu } from './support/pdu-tap.js';
 import { verifiedIo } from './support/verified-io.js';
@@ -135,6 +135,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
     const capacity = await lastValueFrom(lun.readCapacity());
     expect(capacity.blockSize).toBe(BLOCK);
     expect(Number(capacity.blocks) * BLOCK).toBe(LUN_BYTES);
+    const counters = rxeCounters();
     const r = await phase('verified-io', () =>
       verifiedIo(lun, {
         seed: SEED,
@@ -152,6 +153,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
         `write ${mbs(r.writeMs)} MB/s (${(r.writeMs / 1000).toFixed(1)} s), read ${mbs(r.readMs)} MB/s ` +
         `(${(r.readMs / 1000).toFixed(1)} s), mismatches ${r.mismatches}`,
     );
+    report(`rxe0 counters during the run: ${counterDelta(counters, rxeCounters())}`);
     expect(r.bytes).toBe(LUN_BYTES);
     expect(r.mismatches, `first difference at byte ${r.firstMismatchAt ?? -1}`).toBe(0);
     expect(r.smallestBytes).toBeLessThan(64 * 1024);

@@ -4,7 +4,7 @@
  * state (LIO configfs, iscsid, SCSI hosts), so they never run outside the throwaway guest.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { skipReason as rdmaSkipReason } from '../rdma-host.js';
 
 /** True inside the rxe guest that `npm run test:rxe` boots. */
@@ -103,4 +103,29 @@ export async function poll<T>(probe: () => T | undefined, tries: number, everyMs
     await sleep(everyMs);
   }
   return undefined;
+}
+
+/** rxe0's hardware counters (retransmissions, RNR NAKs, sequence errors...), by name; {} when absent. */
+export function rxeCounters(device = 'rxe0'): Record<string, number> {
+  const dir = `/sys/class/infiniband/${device}/ports/1/hw_counters`;
+  const counters: Record<string, number> = {};
+  if (!existsSync(dir)) return counters;
+  for (const name of readdirSync(dir)) {
+    try {
+      const value = Number(readFileSync(`${dir}/${name}`, 'utf8').trim());
+      if (Number.isFinite(value)) counters[name] = value;
+    } catch {
+      // lifespan and the like are not counters
+    }
+  }
+  return counters;
+}
+
+/** The counters that moved between two snapshots, as "name=+n". */
+export function counterDelta(before: Record<string, number>, after: Record<string, number>): string {
+  const moved = Object.entries(after)
+    .map(([name, value]) => [name, value - (before[name] ?? 0)] as const)
+    .filter(([, d]) => d !== 0)
+    .map(([name, d]) => `${name}=+${d}`);
+  return moved.length === 0 ? 'none moved' : moved.join(' ');
 }
