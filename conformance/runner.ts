@@ -205,6 +205,10 @@ async function runProperty(
     },
   });
   if (!outcome.failed) {
+    // No run finished: nothing was checked, so it is not a pass (a slow target can eat a whole share in one login).
+    if (outcome.numRuns === 0) {
+      return done({ status: 'skipped', runs: 0, reason: 'the time budget ran out before a first run completed' });
+    }
     if (outcome.interrupted && outcome.numRuns < property.runs) {
       notes.push(`the time budget allowed ${outcome.numRuns} of ${property.runs} runs`);
     }

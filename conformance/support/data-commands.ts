@@ -337,7 +337,7 @@ export function dataCommands(set: DataCommandSet, replayPath: string | undefined
     if (supported('compare-and-write')) {
       arbs.push(
         fc
-          .tuple(range(set.regionBlocks, 4), fc.boolean())
+          .tuple(range(set.regionBlocks, set.facts.maxCompareAndWriteBlocks), fc.boolean())
           .map(([x, match]) => new CompareAndWriteCommand(x.lba, x.blocks, match)),
       );
     }

@@ -4,7 +4,8 @@
  * properties (with a note in the report), not counted as a failure: SBC makes them optional.
  */
 import type { Lun } from '../../protocol/initiator/lun.js';
-import { ScsiStatusError } from '../../protocol/scsi/errors.js';
+import { VpdPage, decodeBlockLimits } from '../../protocol/scsi/data/vpd.js';
+import { ScsiDecodeError, ScsiStatusError } from '../../protocol/scsi/errors.js';
 import { SenseKey } from '../../protocol/scsi/sense-codes.js';
 
 /** Optional commands the data properties use. */
@@ -16,9 +17,18 @@ export interface LunFacts {
   readonly blocks: number;
   readonly thinProvisioned: boolean;
   readonly unmappedReadsZeros: boolean;
+  /**
+   * The most blocks one COMPARE AND WRITE may name: the Block Limits page's MAXIMUM COMPARE AND WRITE LENGTH (a
+   * target refuses more with INVALID FIELD IN CDB; LIO allows 1), at most 4; 1 (what the probe used) when the page
+   * is missing or reports none.
+   */
+  readonly maxCompareAndWriteBlocks: number;
   /** Optional commands left out, with why. */
   readonly unsupported: ReadonlyMap<OptionalCommand, string>;
 }
+
+/** The longest COMPARE AND WRITE the data properties draw (short: it is one atomic unit on the target). */
+const MAX_COMPARE_AND_WRITE_BLOCKS = 4;
 
 /** Runs `work` and says why the command is unusable, or undefined when it worked. */
 async function refusal(work: () => Promise<unknown>): Promise<string | undefined> {
@@ -30,6 +40,16 @@ async function refusal(work: () => Promise<unknown>): Promise<string | undefined
       const asc = ((err.sense.asc << 8) | err.sense.ascq).toString(16).padStart(4, '0');
       return `refused with ILLEGAL REQUEST (ASC/ASCQ 0x${asc})`;
     }
+    throw err;
+  }
+}
+
+/** MAXIMUM COMPARE AND WRITE LENGTH of a Block Limits page; 0 when the page does not decode. */
+function compareAndWriteLimit(page: Buffer): number {
+  try {
+    return decodeBlockLimits(page).maxCompareAndWriteLength;
+  } catch (err) {
+    if (err instanceof ScsiDecodeError) return 0;
     throw err;
   }
 }
@@ -60,6 +80,15 @@ export async function probeLun(
     bound(lun.promises.compareAndWrite(probeLba, current, current), 'COMPARE AND WRITE probe'),
   );
   if (caw !== undefined) unsupported.set('compare-and-write', `COMPARE AND WRITE ${caw}`);
+  let maxCompareAndWriteBlocks = 1;
+  if (caw === undefined) {
+    let page: Buffer | undefined;
+    const why = await refusal(async () => {
+      page = await bound(lun.promises.vpd(VpdPage.BlockLimits), 'INQUIRY VPD Block Limits');
+    });
+    const limit = why === undefined && page !== undefined ? compareAndWriteLimit(page) : 0;
+    maxCompareAndWriteBlocks = Math.min(MAX_COMPARE_AND_WRITE_BLOCKS, Math.max(1, limit));
+  }
   const sync = await refusal(() => bound(lun.promises.sync(), 'SYNCHRONIZE CACHE probe'));
   if (sync !== undefined) unsupported.set('synchronize-cache', `SYNCHRONIZE CACHE ${sync}`);
   return {
@@ -67,6 +96,7 @@ export async function probeLun(
     blocks: Number(capacity.blocks),
     thinProvisioned: capacity.thinProvisioned,
     unmappedReadsZeros: capacity.unmappedReadsZeros,
+    maxCompareAndWriteBlocks,
     unsupported,
   };
 }
