@@ -38,7 +38,7 @@ describe.skipIf(missing('qemu-img', 'apt-get install qemu-utils'))('the daemon s
 
   const startTarget = (): Promise<IserProcess> =>
     startIser(['target', '--portal', `127.0.0.1:${port}`, '--iqn', IQN, '--lun', `0=file:${lunFile}:48M`], {
-      readyOn: /listening on 127\.0\.0\.1/u,
+      readyOn: /serving \S+ on 127\.0\.0\.1/u,
     });
   const list = async (): Promise<SessionInfo[]> => {
     const listed = await iser(['ctl', '--socket', socket, '-L', '--json']);
