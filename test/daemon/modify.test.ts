@@ -215,6 +215,46 @@ describe('iser ctl -M', () => {
     expect(again.stderr).toMatch(/no session with id 2/u);
   });
 
+  it('logs in again a session whose recovery gave up (state failed), at the same NBD address', async () => {
+    // DefaultTime2Retain 0 (the minimum of both offers): recovery gives up after Time2Wait.
+    const quick = await IscsiTarget.listen(
+      {
+        targets: [{ name: OTHER_IQN, luns: [{ lun: 0, backend }], negotiation: { defaultTime2Retain: 0 } }],
+        portalGroups: [{ tag: 1, portals: [{ host: '127.0.0.1', port: 0 }] }],
+      },
+      { logoutDeadlineSeconds: 1 },
+    );
+    const cut = await TcpProxy.start({ host: '127.0.0.1', port: portOf(quick) });
+    try {
+      const added = await ctl('-A', '-t', OTHER_IQN, '-p', `127.0.0.1:${cut.address.port}`, '--json');
+      expect(added.code).toBe(0);
+      const id = (JSON.parse(added.stdout) as { sessions: SessionInfo[] }).sessions[0]?.id ?? 0;
+      const byId = async (): Promise<SessionInfo | undefined> => (await list()).find((s) => s.id === id);
+      const nbdPath = nbdPathOf(await byId());
+      await cut.close();
+      await until('failed', async () => (await byId())?.state === 'failed');
+      const dead = await ScriptedClient.connect(nbdPath);
+      await dead.go('lun0');
+      const refused = await dead.call({ flags: 0, type: Command.READ, handle: handle++, offset: 0n, length: 512 });
+      expect(refused.error).not.toBe(0);
+      dead.socket.destroy();
+
+      const revived = await ctl('-M', '-i', String(id), '-p', `127.0.0.1:${portOf(quick)}`);
+      expect(revived.stderr).toBe('');
+      expect(revived.code).toBe(0);
+      expect((await byId())?.state).toBe('full-feature');
+      expect(nbdPathOf(await byId())).toBe(nbdPath);
+      const client = await ScriptedClient.connect(nbdPath);
+      await client.go('lun0');
+      expect((await nbdRead(client, 16)).equals(Buffer.alloc(4096, 0xb2))).toBe(true);
+      client.socket.destroy();
+      expect((await ctl('-R', '-i', String(id))).code).toBe(0);
+    } finally {
+      await cut.close();
+      await quick.close();
+    }
+  });
+
   it('-M -i <id> -c <file> -n <nick> takes the whole session from an iscsi.conf block (CHAP dropped when absent)', async () => {
     const file = join(dir, 'iscsi.conf');
     const portal = `127.0.0.1:${portOf(second)}`;
