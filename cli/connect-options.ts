@@ -17,7 +17,8 @@ import type { NegotiationConfig } from '../protocol/text/config.js';
 import type { TransportKind } from '../protocol/text/negotiator.js';
 import type { Digest } from '../protocol/text/params.js';
 import { CliError, usage } from './errors.js';
-import { digestValue, durationValue } from './parse-values.js';
+import { digestValue, durationValue, integerValue } from './parse-values.js';
+import { softRoceTarget, type SoftRoceEndpoint } from './softroce-endpoint.js';
 
 /** Our iSCSI name unless --initiator-name says otherwise. */
 export const DEFAULT_INITIATOR_NAME = 'iqn.2024-01.org.iser:initiator';
@@ -35,6 +36,8 @@ export interface ConnectFlags {
   readonly loginTimeout: number;
   readonly commandTimeout: number;
   readonly pcap?: string;
+  readonly iserSoftroce?: string;
+  readonly iserSoftrocePort?: number;
 }
 
 /** Adds the shared flags to `command`. */
@@ -59,7 +62,16 @@ export function addConnectOptions(command: Command): Command {
         .default(30_000, '30s')
         .argParser(durationValue(100, 3_600_000)),
     )
-    .option('--pcap <file>', 'write the traffic as pcapng, where the transport has packets');
+    .option('--pcap <file>', 'write the traffic as pcapng, where the transport has packets')
+    .option(
+      '--iser-softroce <address>',
+      'iser:// over a soft-RoCE device on UDP at this 127.x address (no RDMA device)',
+    )
+    .addOption(
+      new Option('--iser-softroce-port <port>', "the UDP port of the target's RoCE device (default 4791)").argParser(
+        integerValue(1, 65535),
+      ),
+    );
 }
 
 /** Everything a login needs besides a connector. */
@@ -78,6 +90,8 @@ export interface LoginPlan {
   readonly commandTimeoutMs: number;
   /** Where --pcap asked the traffic to go. */
   readonly pcap: string | undefined;
+  /** iSER over a soft-RoCE device on UDP instead of an RDMA device (--iser-softroce). */
+  readonly softroce: SoftRoceEndpoint | undefined;
   /** Every secret involved, for redaction. */
   readonly secrets: readonly string[];
 }
@@ -144,6 +158,7 @@ export async function loginPlan(
     loginTimeoutMs: flags.loginTimeout,
     commandTimeoutMs: flags.commandTimeout,
     pcap: flags.pcap,
+    softroce: softRoceTarget(flags.iserSoftroce, flags.iserSoftrocePort, fromUrl.portal.host),
     secrets,
   };
 }

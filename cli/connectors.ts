@@ -1,14 +1,19 @@
 /**
  * Chooses the Datamover connector for a URL's transport: iscsi:// is TCP (through a capturing relay with --pcap);
- * iser:// needs a Verbs provider with an RDMA device. --pcap is explained where there are no packets to capture.
+ * iser:// needs a Verbs provider: an RDMA device, or with --iser-softroce a soft-RoCE device on loopback UDP (whose
+ * RoCEv2 datagrams --pcap captures). --pcap is explained where there are no packets to capture.
  */
+import { randomUUID } from 'node:crypto';
+import { asyncScheduler } from 'rxjs';
 import type { DatamoverConnector } from '../protocol/datamover.js';
 import type { TransportKind } from '../protocol/text/negotiator.js';
 import { IserConnector } from '../transports/iser/connector.js';
 import { TcpConnector } from '../transports/tcp/connector.js';
+import type { VerbsProvider } from '../transports/verbs.js';
 import { CliError } from './errors.js';
 import { CapturingTcpConnector } from './pcap/capturing-tcp-connector.js';
 import type { CommandContext } from './context.js';
+import type { SoftRoceEndpoint } from './softroce-endpoint.js';
 
 /** A connector and how to release what it holds. */
 export interface OpenedConnector {
@@ -21,12 +26,65 @@ export interface ConnectorRequest {
   readonly transport: TransportKind;
   readonly connectTimeoutMs: number;
   readonly pcap: string | undefined;
+  /** iSER over soft-RoCE on UDP instead of an RDMA device. */
+  readonly softroce?: SoftRoceEndpoint | undefined;
 }
 
 /** A connector for `request.transport`; throws ERR_CLI_UNSUPPORTED (exit 2) when it cannot be had here. */
 export function openConnector(request: ConnectorRequest, ctx: CommandContext): Promise<OpenedConnector> {
   if (request.transport === 'tcp') return openTcp(request, ctx);
+  if (request.softroce !== undefined) return openSoftRoceIser(request, request.softroce, ctx);
   return openNativeIser(request, ctx);
+}
+
+/** The soft-RoCE device of each run: one per address, shared by its connections, closed when the run ends. */
+const softRoceDevices = new WeakMap<CommandContext, Promise<VerbsProvider>>();
+
+/**
+ * iSER through a soft-RoCE device on UDP at the endpoint's loopback address (4791, or an ephemeral port when it is
+ * taken). One device serves every connection of the run (discovery, then each session): the target answers the
+ * device's port, so a second device on the same address would not hear it. With --pcap every datagram is captured.
+ */
+async function openSoftRoceIser(
+  request: ConnectorRequest,
+  endpoint: SoftRoceEndpoint,
+  ctx: CommandContext,
+): Promise<OpenedConnector> {
+  let device = softRoceDevices.get(ctx);
+  if (device === undefined) {
+    device = (async () => {
+      const [{ SoftRoceProvider }, { UdpLink }, { PcapngFileTap }] = await Promise.all([
+        import('../sim/roce/provider/provider.js'),
+        import('../sim/roce/link/udp-link.js'),
+        import('./pcap/roce-file-tap.js'),
+      ]);
+      const file =
+        request.pcap === undefined
+          ? undefined
+          : await ctx.capture(request.pcap, 'iser (RoCEv2 of a soft-RoCE device on UDP loopback)');
+      const link = new UdpLink({
+        peerPorts: endpoint.peerPorts,
+        // Received too: the target may be another process's device, which this link does not see send.
+        ...(file === undefined ? {} : { tap: new PcapngFileTap(asyncScheduler, file), captureReceived: true }),
+      });
+      // A fresh seed each run: a seeded device would reuse its CM comm IDs and QPNs, and a target still holding the
+      // previous run's connection (its DREQ unanswered) takes the new REQ for a retransmission of the old one.
+      const provider = await SoftRoceProvider.open({
+        link,
+        address: endpoint.address,
+        scheduler: asyncScheduler,
+        seed: randomUUID(),
+      });
+      ctx.onClose(() => provider.close());
+      return provider;
+    })();
+    softRoceDevices.set(ctx, device);
+  }
+  const provider = await device;
+  return {
+    connector: new IserConnector(provider, { scheduler: asyncScheduler, connectTimeoutMs: request.connectTimeoutMs }),
+    close: () => Promise.resolve(),
+  };
 }
 
 /** TCP, through a capturing relay when --pcap asks for one. */

@@ -10,6 +10,7 @@ export class CommandContext {
   readonly #secrets = new Set<string>();
   readonly #noted = new Set<string>();
   #capture: Promise<PcapngFile> | undefined;
+  #closers: (() => Promise<void>)[] = [];
 
   constructor(readonly io: CliIo) {}
 
@@ -25,14 +26,23 @@ export class CommandContext {
     this.io.err(line);
   }
 
-  /** The capture file at `path`, created on first use and shared by every connection of this run. */
-  capture(path: string): Promise<PcapngFile> {
-    this.#capture ??= PcapngFile.create(path, 'iser (iSCSI/TCP through a capturing relay)');
+  /**
+   * The capture file at `path`, created on first use and shared by every connection of this run (`interfaceName`
+   * describes what it holds; the first call names it).
+   */
+  capture(path: string, interfaceName = 'iser (iSCSI/TCP through a capturing relay)'): Promise<PcapngFile> {
+    this.#capture ??= PcapngFile.create(path, interfaceName);
     return this.#capture;
   }
 
-  /** Closes the capture file, if any, and says how many packets it holds. */
+  /** Runs `close` when the run ends, before the capture file is closed (e.g. a device the connections share). */
+  onClose(close: () => Promise<void>): void {
+    this.#closers.push(close);
+  }
+
+  /** Releases what the run's connections shared, closes the capture file, and says how many packets it holds. */
   async close(): Promise<void> {
+    for (const close of this.#closers.splice(0).reverse()) await close().catch(() => undefined);
     const pending = this.#capture;
     this.#capture = undefined;
     if (pending === undefined) return;

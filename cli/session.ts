@@ -61,7 +61,7 @@ export interface OpenSession {
 export async function openSession(plan: LoginPlan, ctx: CommandContext): Promise<OpenSession> {
   if (plan.targetName === undefined) throw new CliError('ERR_CLI_USAGE', 'the URL names no target (/iqn/lun)');
   const opened = await openConnector(
-    { transport: plan.transport, connectTimeoutMs: plan.loginTimeoutMs, pcap: plan.pcap },
+    { transport: plan.transport, connectTimeoutMs: plan.loginTimeoutMs, pcap: plan.pcap, softroce: plan.softroce },
     ctx,
   );
   try {
@@ -139,7 +139,7 @@ export function withLun<T>(plan: LoginPlan, ctx: CommandContext, work: (lun: Lun
 /** SendTargets=All at the plan's portal. */
 export async function discoverTargets(plan: LoginPlan, ctx: CommandContext): Promise<DiscoveredTarget[]> {
   const opened = await openConnector(
-    { transport: plan.transport, connectTimeoutMs: plan.loginTimeoutMs, pcap: plan.pcap },
+    { transport: plan.transport, connectTimeoutMs: plan.loginTimeoutMs, pcap: plan.pcap, softroce: plan.softroce },
     ctx,
   );
   try {
