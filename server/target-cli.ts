@@ -434,7 +434,7 @@ async function reloadFile(
   } catch (err) {
     const where = err instanceof ConfigError ? { file: err.file, line: err.line, column: err.column } : { file: path };
     log.error(
-      { event: 'reload-failed', ...where, err: errorFields(err) },
+      { event: 'reload-failed', ...where, error: errorFields(err) },
       `reload failed, the running configuration stays: ${err instanceof Error ? err.message : String(err)}`,
     );
     return undefined;

@@ -63,7 +63,7 @@ export class TargetEventLog {
       }
       case 'login-failed':
         this.#connection(event.id).warn(
-          { event: 'login-failed', err: errorFields(event.error) },
+          { event: 'login-failed', error: errorFields(event.error) },
           `login failed${event.error === undefined ? '' : `: ${event.error.message}`}`,
         );
         return;
@@ -97,7 +97,7 @@ export class TargetEventLog {
         this.#sessions.delete(event.tsih);
         const loggedOut = event.reason.code === 'ERR_TARGET_SESSION_LOGGED_OUT';
         session.info(
-          { event: loggedOut ? 'session-logout' : 'session-ended', err: errorFields(event.reason) },
+          { event: loggedOut ? 'session-logout' : 'session-ended', error: errorFields(event.reason) },
           loggedOut ? 'session logged out' : `session ended: ${event.reason.message}`,
         );
         return;
@@ -106,7 +106,7 @@ export class TargetEventLog {
         const e = event.event;
         const session = this.#session(event.tsih);
         if (e.kind === 'data-out-failed') {
-          session.warn({ event: e.kind, itt: e.itt, err: errorFields(e.error) }, 'data-out failed');
+          session.warn({ event: e.kind, itt: e.itt, error: errorFields(e.error) }, 'data-out failed');
         } else if (e.kind === 'task-management' || e.kind === 'logout') {
           session.info({ ...e, event: e.kind }, e.kind);
         } else {
@@ -125,7 +125,7 @@ export class TargetEventLog {
       event: 'connection-close',
       ...(event.cid === undefined ? {} : { cid: event.cid }),
       ...(event.tsih === undefined ? {} : { tsih: event.tsih }),
-      ...(event.error === undefined ? {} : { err: errorFields(event.error) }),
+      ...(event.error === undefined ? {} : { error: errorFields(event.error) }),
     };
     if (event.error === undefined) conn.info(fields, 'connection closed');
     else conn.warn(fields, 'connection failed');
