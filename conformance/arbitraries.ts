@@ -8,6 +8,11 @@ import type { Digest } from '../protocol/text/params.js';
 
 const digests = fc.constantFrom<Digest[]>(['None'], ['CRC32C'], ['CRC32C', 'None'], ['None', 'CRC32C']);
 const segment = fc.oneof(fc.integer({ min: 512, max: 0xff_ffff }), fc.constantFrom(512, 8192, 65536, 262144));
+/**
+ * What we declare we can receive over iSER: each posted receive is that big, and an initiator posts one per
+ * command slot (128), so 16 MiB would pin 2 GiB and tell nothing about the target (it only bounds our receives).
+ */
+const ownIserReceive = fc.oneof(fc.integer({ min: 512, max: 262144 }), fc.constantFrom(512, 8192, 65536, 262144));
 
 /** Legal operational offers (FirstBurstLength never above MaxBurstLength). */
 export const arbOffers: fc.Arbitrary<NegotiationConfig> = fc
@@ -27,7 +32,7 @@ export const arbOffers: fc.Arbitrary<NegotiationConfig> = fc
       dataPduInOrder: fc.boolean(),
       dataSequenceInOrder: fc.boolean(),
       errorRecoveryLevel: fc.integer({ min: 0, max: 2 }),
-      initiatorRecvDataSegmentLength: segment,
+      initiatorRecvDataSegmentLength: ownIserReceive,
       targetRecvDataSegmentLength: segment,
     },
     { requiredKeys: [] },
