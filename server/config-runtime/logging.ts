@@ -103,14 +103,14 @@ export class TargetEventLog {
         return;
       }
       case 'session-event': {
-        const e = event.event;
+        const { kind, ...fields } = event.event;
         const session = this.#session(event.tsih);
-        if (e.kind === 'data-out-failed') {
-          session.warn({ event: e.kind, itt: e.itt, error: errorFields(e.error) }, 'data-out failed');
-        } else if (e.kind === 'task-management' || e.kind === 'logout') {
-          session.info({ ...e, event: e.kind }, e.kind);
+        if (event.event.kind === 'data-out-failed') {
+          session.warn({ event: kind, itt: event.event.itt, error: errorFields(event.event.error) }, 'data-out failed');
+        } else if (kind === 'task-management' || kind === 'logout') {
+          session.info({ event: kind, ...fields }, kind);
         } else {
-          session.warn({ ...e, event: e.kind }, e.kind);
+          session.warn({ event: kind, ...fields }, kind);
         }
         return;
       }
