@@ -13,9 +13,10 @@ import { MemoryBackend } from '../../backends/memory.js';
 import { NativeVerbs } from '../../native/index.js';
 import { IscsiTarget, type TargetServerEvent } from '../../server/index.js';
 import { IserListener } from '../../transports/iser/index.js';
-import { TcpListener } from '../../transports/tcp/index.js';
+import type { IserConnection } from '../../transports/iser/index.js';
 import { DataPattern } from '../support/session-suite/data-pattern.js';
 import { rdmaAddress } from './rdma-host.js';
+import { describeIser, keepingConnections } from './support/iser-probe.js';
 import {
   counterDelta,
   dmesgLines,
@@ -88,6 +89,20 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
   let dmesgBefore: string[] = [];
   const events: TargetServerEvent[] = [];
   const listeners: { close(): Promise<void> }[] = [];
+  let accepted: IserConnection[] = [];
+  // Every 2 s while dd runs: our connections' queues and rxe0's counters, so a stall shows where it stuck.
+  const sample = (label: string): (() => void) => {
+    let last = rxeCounters();
+    const timer = setInterval(() => {
+      const now = rxeCounters();
+      const live = accepted.filter((c) => Reflect.get(c, 'closed') !== true).map(describeIser);
+      report(`${label} +${counterDelta(last, now)} | ${live.join(' ; ') || 'no live connection'}`);
+      last = now;
+    }, 2000);
+    return () => {
+      clearInterval(timer);
+    };
+  };
 
   const iscsiadm = (args: string[], ms = 60_000): Promise<string> => mustRun('iscsiadm', args, ms);
   const node = (): string[] => ['-m', 'node', '-T', IQN, '-p', `${host}:${PORT}`, '-I', 'iser'];
@@ -118,10 +133,7 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
         portalGroups: [
           {
             tag: 1,
-            portals: [
-              { host, port: PORT, transport: 'iser' },
-              { host, port: PORT, transport: 'tcp' },
-            ],
+            portals: [{ host, port: PORT, transport: 'iser' }],
           },
         ],
       },
@@ -130,11 +142,9 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     provider = NativeVerbs.open({ timeoutMs: 15_000, drainTimeoutMs: 3000 });
     const iser = await IserListener.listen(provider, { host, port: PORT }, { scheduler: asyncScheduler });
     listeners.push(iser);
-    target.serve(iser, 1);
-    // open-iscsi may run SendTargets over TCP even for an iSER iface: the same portal serves both.
-    const tcp = await TcpListener.listen({ host, port: PORT }, { scheduler: asyncScheduler });
-    listeners.push(tcp);
-    target.serve(tcp, 1);
+    const kept = keepingConnections(iser);
+    accepted = kept.connections;
+    target.serve(kept.listener, 1);
   }, 120_000);
 
   afterAll(async () => {
@@ -186,28 +196,39 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     const data = new DataPattern(SEED).bytes(0, DD_MIB << 20);
     writeFileSync(PATTERN, data);
     const counters = rxeCounters();
-    const t0 = performance.now();
-    await phase('dd-write', () =>
-      mustRun(
-        'dd',
-        [`if=${PATTERN}`, `of=/dev/${disk ?? ''}`, 'bs=1M', 'oflag=direct', 'conv=fsync', 'status=none'],
-        300_000,
-      ),
-    );
-    const t1 = performance.now();
+    const timed = async (name: string, args: string[]): Promise<number> => {
+      const stop = sample(name);
+      const t0 = performance.now();
+      try {
+        await phase(name, () => mustRun('dd', args, 300_000));
+      } finally {
+        stop();
+        report(`${name}: rxe0 counters so far ${counterDelta(counters, rxeCounters())}`);
+      }
+      return performance.now() - t0;
+    };
+    const dev = `/dev/${disk}`;
+    const writeMs = await timed('dd-write', [
+      `if=${PATTERN}`,
+      `of=${dev}`,
+      'bs=1M',
+      'oflag=direct',
+      'conv=fsync',
+      'status=none',
+    ]);
     writeFileSync('/proc/sys/vm/drop_caches', '3');
-    const t2 = performance.now();
-    await phase('dd-read', () =>
-      mustRun(
-        'dd',
-        [`if=/dev/${disk ?? ''}`, `of=${READBACK}`, 'bs=1M', `count=${DD_MIB}`, 'iflag=direct', 'status=none'],
-        300_000,
-      ),
-    );
-    const t3 = performance.now();
+    const readMs = await timed('dd-read', [
+      `if=${dev}`,
+      `of=${READBACK}`,
+      'bs=1M',
+      `count=${DD_MIB}`,
+      'iflag=direct',
+      'status=none',
+    ]);
     const mbs = (ms: number): string => ((DD_MIB * 1.048576) / (ms / 1000)).toFixed(1);
-    report(`dd: write ${mbs(t1 - t0)} MB/s (${((t1 - t0) / 1000).toFixed(1)} s), read ${mbs(t3 - t2)} MB/s`);
-    report(`rxe0 counters during dd: ${counterDelta(counters, rxeCounters())}`);
+    report(
+      `dd: write ${mbs(writeMs)} MB/s (${(writeMs / 1000).toFixed(1)} s), read ${mbs(readMs)} MB/s (${(readMs / 1000).toFixed(1)} s)`,
+    );
     const back = readFileSync(READBACK);
     expect(back.length).toBe(data.length);
     expect(sha256(back)).toBe(sha256(data));

@@ -1,19 +1,29 @@
 /**
  * Issue #6, must-show 2: OUR iSER initiator on the native addon (rdma-core over rxe0) against the Linux kernel's
  * iSER target (LIO + ib_isert), configured through configfs in the rxe guest. SendTargets discovery over iSER,
- * a login with RDMAExtensions=Yes, 64 MiB of seeded random I/O verified byte for byte, an ABORT TASK of an
- * in-flight READ, logout, and the LIO configuration removed again. Runs only inside the guest
+ * a login with RDMAExtensions=Yes, 64 MiB of seeded random I/O verified byte for byte, an ABORT TASK of a READ
+ * held in LIO's backend (LUN 1: null_blk completing each I/O after 1.5 s; a ramdisk READ is over before any
+ * abort reaches it), logout, and the LIO configuration removed again. Runs only inside the guest
  * (`npm run test:rxe`); elsewhere it skips with the reason.
  */
 import { lastValueFrom } from 'rxjs';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeVerbs } from '../../native/index.js';
 import { discover, login, type Session } from '../../protocol/initiator/index.js';
 import { TaskManagementFunction, TaskManagementResponse } from '../../protocol/pdu/task-management.js';
 import { IserConnector } from '../../transports/iser/index.js';
 import { rdmaAddress } from './rdma-host.js';
-import { counterDelta, guestProblem, guestSkipReason, poll, rxeCounters, sleep } from './support/guest.js';
+import {
+  counterDelta,
+  guestProblem,
+  guestSkipReason,
+  mustRun,
+  poll,
+  run,
+  rxeCounters,
+  sleep,
+} from './support/guest.js';
 import { LioTarget } from './support/lio.js';
 import { tappingConnector, type TappedPdu } from './support/pdu-tap.js';
 import { verifiedIo } from './support/verified-io.js';
@@ -25,6 +35,9 @@ const LUN_BYTES = 64 << 20;
 const BLOCK = 512;
 const SEED = 'issue-6/lio-isert';
 const READ_10 = 0x28;
+/** null_blk's completion delay for LUN 1 (irqmode=2: a timer per I/O). */
+const SLOW_NS = 1_500_000_000;
+const NULLB = '/dev/nullb0';
 
 const skip = guestSkipReason();
 if (skip !== undefined) console.warn(`SKIP our iSER initiator -> LIO isert: ${skip}`);
@@ -49,6 +62,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
   let lio: LioTarget | undefined;
   let provider: NativeVerbs | undefined;
   let session: Session | undefined;
+  let loadedNullBlk = false;
   const wire: TappedPdu[] = [];
 
   const connector = (): IserConnector => {
@@ -64,8 +78,28 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
     const problem = guestProblem(['modprobe']);
     if (problem !== undefined) throw new Error(`the guest cannot run this: ${problem}`);
     host = rdmaAddress();
+    if (!existsSync(NULLB)) {
+      await mustRun('modprobe', [
+        'null_blk',
+        'nr_devices=1',
+        'gb=1',
+        'queue_mode=2',
+        'irqmode=2',
+        `completion_nsec=${SLOW_NS}`,
+      ]);
+      loadedNullBlk = true;
+    }
+    expect(await poll(() => (existsSync(NULLB) ? true : undefined), 50, 100), `${NULLB} appears`).toBe(true);
     lio = await phase('lio-configfs', () =>
-      LioTarget.create({ iqn: IQN, host, port: PORT, bytes: LUN_BYTES, backstore: 'rd_mcp_42', iser: true }),
+      LioTarget.create({
+        iqn: IQN,
+        host,
+        port: PORT,
+        bytes: LUN_BYTES,
+        backstore: 'rd_mcp_42',
+        iser: true,
+        slowDevice: NULLB,
+      }),
     );
     expect(lio.iserEnabled).toBe(true);
     report(`LIO ${IQN} on ${host}:${PORT} with iSER, 64 MiB rd_mcp LUN`);
@@ -76,6 +110,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
     await session?.close().catch(() => undefined);
     provider?.close();
     const left = lio?.remove() ?? [];
+    if (loadedNullBlk) await run('rmmod', ['null_blk']);
     report(`phases: ${phases.join(', ')}`);
     if (left.length > 0) throw new Error(`LIO teardown left:\n${left.join('\n')}`);
     // Gone from configfs: the next test file starts from a clean LIO.
@@ -162,21 +197,19 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
 
   it('aborts an in-flight READ with ABORT TASK: Function Complete, no status for it, the session goes on', async () => {
     const s = live();
-    // The block size is known, so the READ goes out at subscription (no READ CAPACITY first).
-    const lun = s.lun(0, { blockSize: BLOCK });
-    const blocks = (8 << 20) / BLOCK;
+    // LUN 1 is null_blk completing each I/O after SLOW_NS: LIO holds the READ in its backend while we abort it.
+    // The block size is given, so the READ goes out at subscription (no READ CAPACITY first).
+    const slow = s.lun(1, { blockSize: BLOCK });
     const outcomes: string[] = [];
     let aborted = false;
-    // A READ that LIO already finished gets "task does not exist"; a few tries catch one in flight.
-    for (let attempt = 0; attempt < 5 && !aborted; attempt++) {
+    for (let attempt = 0; attempt < 3 && !aborted; attempt++) {
       const mark = wire.length;
       let ended: string | undefined;
-      const sub = lun.read(attempt * blocks, blocks).subscribe({
+      const sub = slow.read(attempt * 128, 128).subscribe({
         next: () => (ended = 'completed'),
         error: (err: unknown) => (ended = `failed: ${String(err)}`),
       });
-      // Later each time: the first try aborts at once, the next ones let LIO get further into the READ.
-      if (attempt > 0) await sleep(20 * attempt);
+      await sleep(300); // on the wire at once; this lets LIO pass it to the backend
       sub.unsubscribe();
       const cmd = wire
         .slice(mark)
@@ -198,6 +231,7 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
         );
       expect(tmf, 'unsubscribing a sent READ sends ABORT TASK naming it').toBeDefined();
       const tmfItt = tmf?.kind === 'task-management-request' ? tmf.itt : -1;
+      expect(tmf?.kind === 'task-management-request' && tmf.refCmdSN === cmd.cmdSN).toBe(true);
       const answerAt = await poll(
         () => {
           const i = wire.findIndex(
@@ -215,30 +249,30 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
       expect(answerAt, 'LIO answers the ABORT TASK within 15 s').toBeDefined();
       const answer = wire[answerAt ?? -1]?.pdu;
       const response = answer?.kind === 'task-management-response' ? answer.response : -1;
-      const statusBefore = wire
-        .slice(mark, answerAt)
-        .some((t) => t.direction === 'received' && t.pdu.kind === 'scsi-response' && t.pdu.itt === itt);
-      outcomes.push(`attempt ${attempt}: ABORT TASK -> response ${response}, status before it: ${statusBefore}`);
-      if (response === TaskManagementResponse.FunctionComplete) {
-        // Aborted in flight: LIO sends no status for it, then or later.
-        await sleep(500);
-        const statusAfter = wire
-          .slice(mark)
+      const statusOf = (from: number, to?: number): boolean =>
+        wire
+          .slice(from, to)
           .some((t) => t.direction === 'received' && t.pdu.kind === 'scsi-response' && t.pdu.itt === itt);
-        expect(statusAfter, 'no SCSI Response for the aborted READ').toBe(false);
+      outcomes.push(
+        `attempt ${attempt}: ABORT TASK -> response ${response}, status before it: ${statusOf(mark, answerAt)}`,
+      );
+      if (response === TaskManagementResponse.FunctionComplete) {
+        // Aborted in flight: no status for it, then or after the backend's I/O would have completed.
+        await sleep(SLOW_NS / 1e6 + 1000);
+        expect(statusOf(mark), 'no SCSI Response for the aborted READ').toBe(false);
         aborted = true;
       } else {
         // The only other right answer: the READ was already over (its status came first).
         expect(response).toBe(TaskManagementResponse.TaskDoesNotExist);
-        expect(statusBefore).toBe(true);
+        expect(statusOf(mark, answerAt)).toBe(true);
       }
     }
     report(`abort: ${outcomes.join('; ')}`);
     expect(aborted, `an ABORT TASK caught a READ in flight (${outcomes.join('; ')})`).toBe(true);
-    // The session survived: a command after the abort works and sees the data written before.
+    // The session survived: commands after the abort work, on both LUNs.
     expect(s.state).toBe('full-feature');
-    await lastValueFrom(lun.testUnitReady(), { defaultValue: undefined });
-    const back = await lastValueFrom(lun.read(0, 8));
+    await lastValueFrom(slow.testUnitReady(), { defaultValue: undefined });
+    const back = await lastValueFrom(s.lun(0, { blockSize: BLOCK }).read(0, 8));
     expect(back.length).toBe(8 * BLOCK);
   }, 180_000);
 

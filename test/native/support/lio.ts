@@ -1,6 +1,6 @@
 /**
  * A LIO target built straight in configfs (targetcli needs D-Bus and ~18 s of Python start-up under TCG): a
- * ramdisk (rd_mcp) LUN 0, one portal with iSER on, demo mode without authentication. `remove()` takes it all down
+ * ramdisk (rd_mcp) LUN 0, optionally a block device as LUN 1, one portal with iSER on, demo mode without authentication. `remove()` takes it all down
  * again in reverse order, so the next test file finds configfs as it was.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,8 @@ export interface LioOptions {
   readonly backstore: string;
   /** Enable iSER on the portal (TCP keeps working on the same address and port). */
   readonly iser: boolean;
+  /** A block device exported as LUN 1 through an iblock backstore (e.g. a slow null_blk, for aborts). */
+  readonly slowDevice?: string;
 }
 
 /** One LIO target in configfs; every path it created, so it can remove exactly those. */
@@ -34,7 +36,12 @@ export class LioTarget {
 
   /** Loads LIO (and isert) and builds the target; on failure removes what it built and throws. */
   static async create(options: LioOptions): Promise<LioTarget> {
-    await modprobe('target_core_mod', 'iscsi_target_mod', ...(options.iser ? ['ib_isert'] : []));
+    await modprobe(
+      'target_core_mod',
+      'iscsi_target_mod',
+      ...(options.iser ? ['ib_isert'] : []),
+      ...(options.slowDevice === undefined ? [] : ['target_core_iblock']),
+    );
     const lio = new LioTarget(options);
     try {
       lio.#build();
@@ -70,6 +77,17 @@ export class LioTarget {
     this.#mkdir(`${this.#tpg}/lun/lun_0`);
     symlinkSync(dev, `${this.#tpg}/lun/lun_0/lun0`);
     this.#created.push({ path: `${this.#tpg}/lun/lun_0/lun0`, kind: 'link' });
+    if (o.slowDevice !== undefined) {
+      const slowHba = `${CONFIGFS}/core/iblock_${o.backstore.replace(/\D/g, '') || '0'}`;
+      const slow = `${slowHba}/slow`;
+      this.#mkdir(slowHba);
+      this.#mkdir(slow);
+      writeFileSync(`${slow}/control`, `udev_path=${o.slowDevice}`);
+      writeFileSync(`${slow}/enable`, '1');
+      this.#mkdir(`${this.#tpg}/lun/lun_1`);
+      symlinkSync(slow, `${this.#tpg}/lun/lun_1/slow`);
+      this.#created.push({ path: `${this.#tpg}/lun/lun_1/slow`, kind: 'link' });
+    }
     this.#mkdir(this.#np);
     if (o.iser) writeFileSync(`${this.#np}/iser`, '1');
     writeFileSync(`${this.#tpg}/attrib/authentication`, '0');
