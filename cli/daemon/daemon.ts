@@ -8,22 +8,19 @@ import { dirname, join } from 'node:path';
 import type { Subscription } from 'rxjs';
 import { discover } from '../../protocol/initiator/discover.js';
 import { login } from '../../protocol/initiator/login.js';
-import type { Lun } from '../../protocol/initiator/lun.js';
 import type { Session } from '../../protocol/initiator/session.js';
 import type { InitiatorAuthConfig } from '../../protocol/login/initiator-login.js';
 import type { DatamoverConnector } from '../../protocol/datamover.js';
 import { NbdServer } from '../../nbd/server.js';
 import { DEFAULT_INITIATOR_NAME } from '../connect-options.js';
 import { describeFailure, redact } from '../failure.js';
-import { bounded, clearUnitAttention } from '../session.js';
 import { DaemonError } from './errors.js';
-import { LunBlockDevice } from './lun-device.js';
+import { exportLun, probeLuns, rebindExports, type Exported, type ProbedLun } from './exports.js';
 import {
   MAX_REQUEST_BYTES,
   Request,
   type AddRequest,
   type DiscoverRequest,
-  type LunInfo,
   type ModifyRequest,
   type Response,
   type SessionInfo,
@@ -31,8 +28,6 @@ import {
 
 /** How long a control client may take to send its request line. */
 const REQUEST_IDLE_MS = 10_000;
-/** How long one SCSI command of the daemon's own (REPORT LUNS, READ CAPACITY) may take. */
-const COMMAND_TIMEOUT_MS = 10_000;
 /** Most sessions one daemon holds. */
 const MAX_SESSIONS = 256;
 
@@ -52,21 +47,6 @@ export interface DaemonOptions {
   readonly transports: TransportProviders;
   /** Diagnostics (never a secret). */
   readonly log?: (line: string) => void;
-}
-
-/** A LUN served over NBD: the device (rebound to the new session by `-M`) and what `-L` shows of it. */
-interface Exported {
-  readonly device: LunBlockDevice;
-  readonly info: LunInfo;
-}
-
-/** A disk LUN of a freshly logged-in session, before it is exported. */
-interface ProbedLun {
-  readonly number: number;
-  readonly lun: Lun;
-  readonly blocks: bigint;
-  readonly blockSize: number;
-  readonly thin: boolean;
 }
 
 /** A session the daemon holds. Its id and NBD socket never change; `-M` replaces the rest. */
@@ -325,7 +305,7 @@ export class IscsiDaemon {
     const nbdPath = join(this.#nbdDir, `nbd-${id}.sock`);
     const nbd = new NbdServer();
     try {
-      const probed = await this.#probe(session);
+      const probed = await probeLuns(session);
       const exports = new Map(probed.map((p) => [p.number, exportLun(nbd, nbdPath, session, p)]));
       await rm(nbdPath, { force: true });
       await nbd.listen({ path: nbdPath });
@@ -395,7 +375,7 @@ export class IscsiDaemon {
       const session = await this.#login(next);
       let probed: ProbedLun[];
       try {
-        probed = await this.#probe(session);
+        probed = await probeLuns(session);
         if (this.#sessions.get(held.id) !== held || this.#closing !== undefined) {
           throw new DaemonError('ERR_DAEMON_NO_SESSION', `session ${held.id} was removed while being modified`);
         }
@@ -404,7 +384,11 @@ export class IscsiDaemon {
         throw err;
       }
       const old = held.session;
-      const removed = this.#rebind(held, session, probed);
+      const { exports, removed } = rebindExports(held.nbd, held.nbdPath, held.exports, session, probed);
+      held.watch?.unsubscribe();
+      held.exports = exports;
+      held.session = session;
+      this.#watch(held);
       held.request = next;
       this.options.log?.(`session ${held.id}: logged in again to ${next.target} at ${next.portal} (ctl -M)`);
       await old.close().catch(() => undefined);
@@ -413,34 +397,6 @@ export class IscsiDaemon {
     } finally {
       held.modifying = false;
     }
-  }
-
-  /**
-   * Points `held`'s exports at `session`: a LUN of the same size keeps its export (its device is rebound), others
-   * are removed or added. Returns the removals in progress (they end once their clients' running requests have).
-   */
-  #rebind(held: HeldSession, session: Session, probed: readonly ProbedLun[]): Promise<void>[] {
-    const removed: Promise<void>[] = [];
-    const remove = (exported: Exported): void => {
-      removed.push(held.nbd.removeExport(`lun${exported.info.lun}`).catch(() => undefined));
-    };
-    const next = new Map<number, Exported>();
-    for (const p of probed) {
-      const current = held.exports.get(p.number);
-      if (current?.info.blocks === p.blocks.toString() && current.info.blockSize === p.blockSize) {
-        current.device.rebind(p.lun);
-        next.set(p.number, current);
-        continue;
-      }
-      if (current !== undefined) remove(current);
-      next.set(p.number, exportLun(held.nbd, held.nbdPath, session, p));
-    }
-    for (const [number, exported] of held.exports) if (!next.has(number)) remove(exported);
-    held.watch?.unsubscribe();
-    held.exports = next;
-    held.session = session;
-    this.#watch(held);
-    return removed;
   }
 
   /** Throws ERR_DAEMON_EXISTS when another session than `self` has `request`'s target and portal, or nickname. */
@@ -540,24 +496,6 @@ export class IscsiDaemon {
     return transports.iser();
   }
 
-  /** Clears the power-on UNIT ATTENTIONs and learns the disk LUNs of a new session (others are not exported). */
-  async #probe(session: Session): Promise<ProbedLun[]> {
-    const lun0 = session.lun(0);
-    await clearUnitAttention(lun0, COMMAND_TIMEOUT_MS);
-    const report = await bounded(lun0.reportLuns(), COMMAND_TIMEOUT_MS, 'REPORT LUNS');
-    const probed: ProbedLun[] = [];
-    for (const number of report.luns) {
-      const lun = session.lun(number);
-      await clearUnitAttention(lun, COMMAND_TIMEOUT_MS);
-      const inquiry = await bounded(lun.inquiry(), COMMAND_TIMEOUT_MS, 'INQUIRY');
-      if (inquiry.deviceType !== 0) continue; // only block devices go to NBD
-      const capacity = await bounded(lun.readCapacity(), COMMAND_TIMEOUT_MS, 'READ CAPACITY');
-      const { blocks, blockSize, thinProvisioned: thin } = capacity;
-      probed.push({ number, lun, blocks, blockSize, thin });
-    }
-    return probed;
-  }
-
   async #drop(held: HeldSession): Promise<void> {
     this.#sessions.delete(held.id);
     held.watch?.unsubscribe();
@@ -566,25 +504,6 @@ export class IscsiDaemon {
     await held.session.close().catch(() => undefined);
     this.options.log?.(`session ${held.id}: logged out of ${held.request.target}`);
   }
-}
-
-/** Serves `probed` as the NBD export `lun<N>` of `nbd` (at `nbdPath`). */
-function exportLun(nbd: NbdServer, nbdPath: string, session: Session, probed: ProbedLun): Exported {
-  const name = `lun${probed.number}`;
-  const device = new LunBlockDevice(probed.lun, probed.blocks, probed.blockSize, probed.thin);
-  nbd.addExport({
-    name,
-    description: `${session.targetName ?? ''} LUN ${probed.number}`,
-    device,
-    maxPayload: 4 * 1024 * 1024,
-  });
-  const info: LunInfo = {
-    lun: probed.number,
-    blocks: probed.blocks.toString(),
-    blockSize: probed.blockSize,
-    nbd: `nbd+unix:///${name}?socket=${nbdPath}`,
-  };
-  return { device, info };
 }
 
 /** `host:port`, `[v6]:port` or `host` (port 3260). Loopback and any other address the user names are allowed. */
