@@ -5,6 +5,7 @@
  * ever shared between the store and a transport.
  */
 import type { BackendWriteOptions, BlockBackend, LbaRange, MappingExtent } from '../protocol/scsi/backend.js';
+import { BufferSlab } from '../protocol/buffer-slab.js';
 import { BackendError } from './errors.js';
 import { checkRange, wholeBlocks } from './range.js';
 
@@ -30,6 +31,7 @@ export class MemoryBackend implements BlockBackend {
   private count: number;
   private readonly chunkBlocks: number;
   private readonly chunks = new Map<number, Chunk>();
+  private readonly slab = new BufferSlab();
 
   constructor(blockCount: number, options: MemoryBackendOptions = {}) {
     const blockSize = options.blockSize ?? 512;
@@ -93,7 +95,7 @@ export class MemoryBackend implements BlockBackend {
 
   private readNow(lba: number, blocks: number): readonly Buffer[] {
     checkRange(lba, blocks, this.count);
-    const out = Buffer.alloc(blocks * this.blockSize);
+    const out = this.slab.zeroed(blocks * this.blockSize);
     this.forEachChunkPart(lba, blocks, (chunk, first, n, outBlock) => {
       if (chunk === undefined) return; // never written: already zero
       const start = first * this.blockSize;

@@ -96,6 +96,29 @@ describe('FileBackend', () => {
     await backend.close();
   });
 
+  it("never returns earlier reads' bytes (its buffers are uninitialised slab pieces) past a shortened end", async () => {
+    const path = join(dir, 'slab.img');
+    const backend = await FileBackend.open(path, { size: 64 * 512 });
+    await backend.write(0, [Buffer.alloc(64 * 512, 0xa5)], { fua: false });
+    for (let i = 0; i < 600; i++) await backend.read(i % 60, 4); // fills slabs with 0xa5
+    await truncate(path, 10 * 512 + 100);
+    const [tail] = await backend.read(10, 4);
+    expect(tail?.subarray(0, 100).every((b) => b === 0xa5)).toBe(true);
+    expect(tail?.subarray(100).every((b) => b === 0)).toBe(true);
+    await backend.close();
+  });
+
+  it('closes only once the reads in flight are done (their fd is never reused under them)', async () => {
+    const path = join(dir, 'inflight.img');
+    const backend = await FileBackend.open(path, { size: 256 * 512 });
+    await backend.write(0, [Buffer.alloc(256 * 512, 7)], { fua: false });
+    const reads = Array.from({ length: 16 }, (_, i) => backend.read(i * 16, 16));
+    const closed = backend.close();
+    const [all] = await Promise.all([Promise.all(reads), closed, backend.close()]);
+    for (const data of all) expect(Buffer.concat(data).every((b) => b === 7)).toBe(true);
+    await expect(backend.read(0, 1)).rejects.toMatchObject({ code: 'ERR_BACKEND_CLOSED' });
+  });
+
   it('sizes itself from an existing file, ignoring a partial last block', async () => {
     const path = join(dir, 'odd.img');
     await writeFile(path, Buffer.alloc(1000));
