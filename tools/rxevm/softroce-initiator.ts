@@ -80,6 +80,8 @@ const link = new UdpLink({
   // Port 4791 must be ours: an ephemeral port would never receive the kernel's packets.
   fallbackToEphemeral: false,
   setsockoptInt,
+  // Per-QP source ports as rxe sends them (0xC000 + hash), not 4791 on everything.
+  sourcePorts: 'entropy',
   ...(tap === undefined ? {} : { tap, captureReceived: true }),
 });
 const events = new EventLog({ clock: asyncScheduler });

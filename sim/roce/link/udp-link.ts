@@ -44,6 +44,13 @@ export interface UdpLinkOptions {
   readonly setsockoptInt?: SetSockoptInt;
   /** Socket buffer sizes (the kernel caps them at net.core.rmem_max / wmem_max); default 4 MiB. */
   readonly bufferBytes?: number;
+  /**
+   * `bound` (default): every datagram leaves from the bound port. `entropy`: from the source port the sender asks for
+   * (rxe's per-QP 0xC000 + hash port), through a send socket bound to it, opened on first use (at most
+   * {@link MAX_SOURCE_SOCKETS} per endpoint; until it is bound, or if the port is taken, the bound port is used).
+   * The receiver ignores source ports; this makes our packets look like rxe's on the wire.
+   */
+  readonly sourcePorts?: 'bound' | 'entropy';
   /** Captures every datagram sent by an endpoint of this link. */
   readonly tap?: PcapTap;
   /** Also captures every datagram received (useful when the peer is not on this link, e.g. kernel rxe). */
@@ -57,6 +64,9 @@ export interface UdpLinkStats {
   /** Sends the kernel refused (e.g. ENOBUFS): the datagram is lost, RC recovers. */
   sendErrors: number;
 }
+
+/** Send sockets one endpoint may open for source-port entropy. */
+export const MAX_SOURCE_SOCKETS = 64;
 
 /** The file descriptor of a dgram socket (a private Node field; reading it warns DEP0112 once). */
 function socketFd(socket: Socket): number | undefined {
@@ -129,7 +139,7 @@ export class UdpLink implements RoceLink {
     this.#localPorts.set(address, port);
     const tap = this.#options.tap;
     const captureReceived = this.#options.captureReceived === true;
-    socket.on('message', (payload, rinfo) => {
+    const onMessage = (payload: Buffer, rinfo: { address: string; port: number }): void => {
       this.stats.received++;
       const datagram: RoceDatagram = {
         srcIp: this.#canonical(rinfo.address),
@@ -140,22 +150,55 @@ export class UdpLink implements RoceLink {
       };
       if (captureReceived) tap?.record(datagram);
       receive(datagram);
-    });
+    };
+    socket.on('message', onMessage);
     // A datagram socket reports ICMP errors of earlier sends here; RC recovers from the loss.
     socket.on('error', () => {
       this.stats.sendErrors++;
     });
     let closed = false;
+    // Source-port entropy: send sockets by port (undefined while binding, or when the port could not be had).
+    const senders = new Map<number, Socket | undefined>();
+    const entropy = this.#options.sourcePorts === 'entropy';
+    const sender = (preferred: number): Socket | undefined => {
+      if (!entropy || preferred === port) return undefined;
+      if (senders.has(preferred)) return senders.get(preferred);
+      if (senders.size >= MAX_SOURCE_SOCKETS) return undefined;
+      senders.set(preferred, undefined);
+      open(preferred).then(
+        (opened) => {
+          if (closed) {
+            opened.close();
+            return;
+          }
+          try {
+            this.#configure(opened, version);
+          } catch {
+            opened.close();
+            return;
+          }
+          // A peer answering to the source port still reaches us.
+          opened.on('message', onMessage);
+          opened.on('error', () => {
+            this.stats.sendErrors++;
+          });
+          senders.set(preferred, opened);
+        },
+        () => undefined, // taken: the bound port it is
+      );
+      return undefined;
+    };
     return {
       ip: address,
       port,
-      sourcePort: () => port,
+      sourcePort: (preferred) => (sender(preferred) === undefined ? port : preferred),
       destinationPort: (peer) => this.#options.peerPorts?.get(peer) ?? this.#localPorts.get(peer) ?? wanted,
       send: (datagram) => {
         if (closed) return;
         this.stats.sent++;
         tap?.record(datagram);
-        socket.send(datagram.payload, datagram.dstPort, datagram.dstIp, (error) => {
+        const from = datagram.srcPort === port ? socket : (senders.get(datagram.srcPort) ?? socket);
+        from.send(datagram.payload, datagram.dstPort, datagram.dstIp, (error) => {
           if (error !== null) this.stats.sendErrors++;
         });
       },
@@ -163,11 +206,18 @@ export class UdpLink implements RoceLink {
         if (closed) return Promise.resolve();
         closed = true;
         if (this.#localPorts.get(address) === port) this.#localPorts.delete(address);
-        return new Promise<void>((resolve) => {
-          socket.close(() => {
-            resolve();
-          });
-        });
+        const sockets = [socket, ...[...senders.values()].filter((s): s is Socket => s !== undefined)];
+        senders.clear();
+        return Promise.all(
+          sockets.map(
+            (s) =>
+              new Promise<void>((resolve) => {
+                s.close(() => {
+                  resolve();
+                });
+              }),
+          ),
+        ).then(() => undefined);
       },
     };
   }

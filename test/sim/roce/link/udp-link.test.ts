@@ -79,6 +79,36 @@ describe('UdpLink', () => {
     }
   });
 
+  it('sourcePorts entropy: datagrams leave from the port asked for once its socket is bound; bound mode never', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const probe = createSocket('udp4');
+      probe.bind(0, '127.0.0.1', () => {
+        const p = probe.address().port;
+        probe.close(() => {
+          resolve(p);
+        });
+      });
+    });
+    const plain = await new UdpLink({ port: 0 }).attach('127.0.0.1', () => undefined);
+    expect(plain.sourcePort(free)).toBe(plain.port);
+    await plain.close();
+    const link = new UdpLink({ port: 0, sourcePorts: 'entropy' });
+    const atB: RoceDatagram[] = [];
+    const a = await link.attach('127.0.0.1', () => undefined);
+    const b = await link.attach('127.0.0.2', (d) => atB.push(d));
+    try {
+      expect(a.sourcePort(free)).toBe(a.port); // its socket is still being bound
+      for (let i = 0; i < 200 && a.sourcePort(free) !== free; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(a.sourcePort(free)).toBe(free);
+      a.send({ srcIp: a.ip, srcPort: free, dstIp: b.ip, dstPort: a.destinationPort(b.ip), payload: Buffer.from('x') });
+      await waitFor(atB, 1);
+      expect(atB[0]?.srcPort).toBe(free);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('calls the socket-option hook: IP_PMTUDISC_DO and SO_NO_CHECK on IPv4, UDP_NO_CHECK6_RX on IPv6', async () => {
     const calls: number[][] = [];
     const link = new UdpLink({ port: 0, setsockoptInt: (...args) => calls.push(args) });
