@@ -115,4 +115,42 @@ describe('iser target: serving', () => {
       expect.objectContaining({ event: 'session-logout', initiator: 'iqn.2024-01.org.example:host' }),
     );
   });
+
+  it('serves /metrics with --metrics and ignores a reload request (no file), saying so', async () => {
+    let scraped = '';
+    const { io, out, entries } = recordingIo((target, stop, info) => {
+      void (async () => {
+        const initiator = new ScriptedInitiator(await new TcpConnector().connect(target.portals[0]!.address));
+        await initiator.login({
+          initiatorName: 'iqn.2024-01.org.example:host',
+          targetName: 'iqn.2024-01.org.example:cli',
+          isid: { type: 2, a: 0, b: 1, c: 1, d: 2 },
+          transport: 'tcp',
+        });
+        await initiator.command(inquiry({ allocationLength: 36 }), { readLength: 36 });
+        await info.reload();
+        scraped = await (await fetch(`http://127.0.0.1:${info.metrics!.port}/metrics`)).text();
+        void initiator.next((p) => p.kind === 'async-message').then(() => initiator.logout());
+        stop();
+      })();
+    });
+    const argv = ['--iqn', 'iqn.2024-01.org.example:cli', '--lun', '0=mem:1M', '--portal', '127.0.0.1:0'];
+    expect(await runTargetCli([...argv, '--metrics', '127.0.0.1:0', '--log-level', 'warn'], io)).toBe(0);
+    expect(out[1]).toMatch(/^metrics on http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(scraped).toContain('iser_target_commands_total{target="iqn.2024-01.org.example:cli",lun="0",op="read"} 1');
+    expect(scraped).toContain('iser_target_read_bytes_total{target="iqn.2024-01.org.example:cli",lun="0"} 36');
+    expect(scraped).toContain('iser_target_sessions{target="iqn.2024-01.org.example:cli"} 1');
+    // --log-level warn: only the warning about the reload, no info lines.
+    expect(entries().map((e) => e.event)).toEqual(['reload-ignored']);
+  });
+
+  it('refuses a --metrics address without a port', async () => {
+    const { io, err } = recordingIo();
+    const code = await runTargetCli(
+      ['--iqn', 'iqn.2024-01.org.example:cli', '--lun', '0=mem:1M', '--metrics', '127.0.0.1'],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(err.join('\n')).toContain('is not host:port');
+  });
 });
