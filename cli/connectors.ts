@@ -50,6 +50,19 @@ async function openSoftRoceIser(
   endpoint: SoftRoceEndpoint,
   ctx: CommandContext,
 ): Promise<OpenedConnector> {
+  const provider = await softRoceDevice(endpoint, request.pcap, ctx);
+  return {
+    connector: new IserConnector(provider, { scheduler: asyncScheduler, connectTimeoutMs: request.connectTimeoutMs }),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The run's soft-RoCE device (opened on first use, closed by `ctx.close()`), capturing to `pcap` when given. */
+export function softRoceDevice(
+  endpoint: SoftRoceEndpoint,
+  pcap: string | undefined,
+  ctx: CommandContext,
+): Promise<VerbsProvider> {
   let device = softRoceDevices.get(ctx);
   if (device === undefined) {
     device = (async () => {
@@ -59,9 +72,7 @@ async function openSoftRoceIser(
         import('./pcap/roce-file-tap.js'),
       ]);
       const file =
-        request.pcap === undefined
-          ? undefined
-          : await ctx.capture(request.pcap, 'iser (RoCEv2 of a soft-RoCE device on UDP loopback)');
+        pcap === undefined ? undefined : await ctx.capture(pcap, 'iser (RoCEv2 of a soft-RoCE device on UDP loopback)');
       const link = new UdpLink({
         peerPorts: endpoint.peerPorts,
         // Received too: the target may be another process's device, which this link does not see send.
@@ -80,11 +91,7 @@ async function openSoftRoceIser(
     })();
     softRoceDevices.set(ctx, device);
   }
-  const provider = await device;
-  return {
-    connector: new IserConnector(provider, { scheduler: asyncScheduler, connectTimeoutMs: request.connectTimeoutMs }),
-    close: () => Promise.resolve(),
-  };
+  return device;
 }
 
 /** TCP, through a capturing relay when --pcap asks for one. */

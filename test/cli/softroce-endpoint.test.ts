@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { asyncScheduler } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../backends/memory.js';
+import { takeOwnFlags } from '../../cli/commands/conformance.js';
 import { softRoceTarget } from '../../cli/softroce-endpoint.js';
 import { IscsiTarget } from '../../server/iscsi-target.js';
 import { UdpLink } from '../../sim/roce/link/udp-link.js';
@@ -92,6 +93,34 @@ describe('iser:// over soft-RoCE on UDP loopback', () => {
     const perf = await iser(['perf', ...flags, url(0), '--qd', '8', '--bs', '4k', '--count', '200']);
     expect(perf.code, perf.stderr).toBe(0);
     expect(perf.stdout).toMatch(/^IOPS: +\d+$/m);
+  });
+
+  it('conformance runs over soft-RoCE with --iser-softroce and captures the run with --pcap', async () => {
+    const file = join(dir, 'conformance.pcapng');
+    const run = await iser([
+      'conformance',
+      ...flags,
+      '--pcap',
+      file,
+      url(0),
+      '--only',
+      'negotiation',
+      '--budget',
+      '30',
+      '--seed',
+      '1',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('over iSER');
+    expect(Number(/^pcap: (\d+) packets written to /m.exec(run.stderr)?.[1])).toBeGreaterThan(20);
+  });
+
+  it('conformance: takeOwnFlags splits the CLI flags from the suite arguments', () => {
+    expect(takeOwnFlags(['--iser-softroce', '127.0.0.1', 'iser://h/iqn.x/0', '--pcap=f', '--only', 'data'])).toEqual({
+      own: { '--iser-softroce': '127.0.0.1', '--pcap': 'f' },
+      rest: ['iser://h/iqn.x/0', '--only', 'data'],
+    });
+    expect(() => takeOwnFlags(['--pcap'])).toThrow(/needs a value/);
   });
 
   it('exits 1 for a non-loopback --iser-softroce', async () => {
