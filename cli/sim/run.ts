@@ -37,6 +37,8 @@ export interface SimOptions {
   readonly out?: string;
   /** Wall-clock safety net in ms (tests shorten it). */
   readonly wallLimitMs?: number;
+  /** Tests only: runs after the last phase, before the read-back (to damage a LUN behind the target's back). */
+  readonly beforeReadBack?: (world: SimWorld) => Promise<void>;
 }
 
 /** The files and figures of a run (tests read them). */
@@ -86,6 +88,7 @@ async function scenarioMain(
   clock: VirtualScheduler,
   log: EventLog,
   state: RunState,
+  beforeReadBack: SimOptions['beforeReadBack'],
 ): Promise<void> {
   const world = await openWorld(scenario, { clock, log });
   state.world = world;
@@ -100,6 +103,7 @@ async function scenarioMain(
     state.phases.push(await workload.phase(phase, random.fork(`phase-${i}`)));
   }
   await faults.settle();
+  await beforeReadBack?.(world);
   state.readBackBytes = await workload.readBack();
   await workload.logout();
   await world.close();
@@ -166,7 +170,7 @@ export async function runSim(options: SimOptions, io: CliIo): Promise<SimOutcome
   });
   const state: RunState = { phases: [], readBackBytes: 0 };
   const outcome: { done: boolean; failure: Error | undefined } = { done: false, failure: undefined };
-  const main = scenarioMain(scenario, clock, log, state).then(
+  const main = scenarioMain(scenario, clock, log, state, options.beforeReadBack).then(
     () => {
       outcome.done = true;
     },

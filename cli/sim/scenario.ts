@@ -55,6 +55,8 @@ export interface SimInitiator {
   /** ERL 0 recovery: how long it may take in all, and the shortest wait between attempts. */
   readonly recoveryTimeoutMs: number;
   readonly reconnectDelayMs: number;
+  /** Bound on one connection attempt (the CM handshake). */
+  readonly connectTimeoutMs: number;
 }
 
 /** One workload phase; every session runs it at once. */
@@ -188,6 +190,7 @@ const initiator = z.strictObject({
   sessions: z.number().int().min(1).max(16).default(1),
   recoveryTimeout: duration.default(30_000),
   reconnectDelay: duration.default(10),
+  connectTimeout: duration.default(2000),
 });
 
 const phase = z
@@ -272,7 +275,7 @@ const schema = z
         .array(initiator)
         .min(1, 'at least one initiator is needed')
         .max(16)
-        .default([{ sessions: 1, recoveryTimeout: 30_000, reconnectDelay: 10 }]),
+        .default([{ sessions: 1, recoveryTimeout: 30_000, reconnectDelay: 10, connectTimeout: 2000 }]),
     }),
     workload: z.strictObject({ phases: z.array(phase).min(1, 'at least one phase is needed').max(64) }),
     faults: z.array(fault).max(256).default([]),
@@ -356,6 +359,7 @@ function toScenario(value: z.output<typeof schema>, file: string): Scenario {
       sessions: i.sessions,
       recoveryTimeoutMs: i.recoveryTimeout,
       reconnectDelayMs: i.reconnectDelay,
+      connectTimeoutMs: i.connectTimeout,
     })),
     phases: value.workload.phases.map((p, index) => ({
       name: phaseName(p.name, index),

@@ -218,8 +218,14 @@ export class Workload {
             figures.reads++;
             figures.bytesRead += op.blocks * spec.blockSize;
           }
-          latency.record((clock.now() - t0) * 1000);
-          this.latency.record((clock.now() - t0) * 1000);
+          const micros = (clock.now() - t0) * 1000;
+          latency.record(micros);
+          this.latency.record(micros);
+          this.#log.record(`session/${s.index}`, op.write ? 'write' : 'read', {
+            lba: op.lba,
+            blocks: op.blocks,
+            latencyUs: micros,
+          });
         } catch (err) {
           if (op.write) state.model.failed(op.lba, op.blocks, write);
           figures.failed++;

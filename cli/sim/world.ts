@@ -298,7 +298,11 @@ export async function openWorld(scenario: Scenario, options: WorldOptions): Prom
   };
   let current = await startTarget();
   const connectors = network.initiators.map(
-    (provider) => new IserConnector(provider, { scheduler: clock, connectTimeoutMs: 2000 }),
+    (provider, i) =>
+      new IserConnector(provider, {
+        scheduler: clock,
+        connectTimeoutMs: scenario.initiators[i]?.connectTimeoutMs ?? 2000,
+      }),
   );
   const wait = (ms: number): Promise<void> =>
     new Promise((resolve) => {

@@ -1,0 +1,183 @@
+/**
+ * `iser sim`: the example scenarios run and verify; one scenario and seed give the same event log (sha256) and the
+ * same pcapng bytes, another seed gives others; tshark reads the soft-RoCE capture; a lost acknowledged write and
+ * corrupted data exit 4; a bad file exits 1 with its line, a missing one 5; the virtual-time limit exits 6.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../../cli/io.js';
+import { runSim, type SimOptions } from '../../../cli/sim/run.js';
+import { iser } from '../support.js';
+import { layers, runTshark } from '../../support/tshark.js';
+import { missing } from '../../support/tools.js';
+
+const SCENARIOS = join(import.meta.dirname, '../../../sim/scenarios');
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'iser-sim-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function sim(options: Omit<SimOptions, 'out'> & { readonly out: string }) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    out: (line) => out.push(line),
+    err: (line) => err.push(line),
+    writeStdout: () => Promise.resolve(),
+    stdin: Readable.from([]),
+    progress: () => undefined,
+  };
+  const outcome = await runSim({ ...options, out: join(dir, options.out) }, io);
+  return { ...outcome, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/** A bound on a test that runs whole scenarios (seconds each on a loaded machine); not a speed assertion. */
+const LONG = 300_000;
+
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** A small fabric scenario for the failure cases. */
+const SMALL = `name: small
+topology:
+  transport: fabric
+  target:
+    luns:
+      - { size: 256k }
+workload:
+  phases:
+    - { pattern: seq, blockSize: 16k, queueDepth: 4, ops: 16 }
+`;
+
+describe('iser sim', () => {
+  it(
+    'baseline: verifies on the fabric, and the same seed gives the same event log',
+    async () => {
+      const scenario = join(SCENARIOS, 'baseline.yaml');
+      const a = await sim({ scenario, out: 'baseline-a' });
+      expect(a.stderr).toBe('');
+      expect(a.exitCode).toBe(0);
+      const r = a.report;
+      expect(r?.verification).toMatchObject({ verified: true, acknowledgedWritesLost: 0, mismatchedBlocks: 0 });
+      expect(r?.total.ops).toBe(232);
+      expect(r?.transport.copiesPerByte).toBe(1);
+      expect(r?.pcapng.file).toBeNull();
+      expect(a.stdout).toContain('data verified             yes');
+      const events = await readFile(join(dir, 'baseline-a', 'events.jsonl'));
+      expect(sha(events)).toBe(r?.events.sha256);
+      const json = JSON.parse(await readFile(join(dir, 'baseline-a', 'report.json'), 'utf8')) as { exitCode: number };
+      expect(json.exitCode).toBe(0);
+
+      const b = await sim({ scenario, out: 'baseline-b' });
+      expect(b.report?.events.sha256).toBe(r?.events.sha256);
+      expect(await readFile(join(dir, 'baseline-b', 'events.jsonl'))).toEqual(events);
+      const c = await sim({ scenario, out: 'baseline-c', seed: 2 });
+      expect(c.exitCode).toBe(0);
+      expect(c.report?.events.sha256).not.toBe(r?.events.sha256);
+    },
+    LONG,
+  );
+
+  it(
+    'lossy-link: soft-RoCE retransmits through the lossy window; same seed, same pcapng bytes; another seed differs',
+    async () => {
+      const scenario = join(SCENARIOS, 'lossy-link.yaml');
+      const a = await sim({ scenario, out: 'lossy-a' });
+      expect(a.exitCode).toBe(0);
+      expect(a.report?.verification.verified).toBe(true);
+      expect(a.report?.transport.retransmissions).toBeGreaterThan(0);
+      expect(a.report?.transport.link?.lost).toBeGreaterThan(0);
+      const pcap = await readFile(join(dir, 'lossy-a', 'trace.pcapng'));
+      expect(a.report?.pcapng).toMatchObject({ sha256: sha(pcap) });
+      const b = await sim({ scenario, out: 'lossy-b' });
+      expect(await readFile(join(dir, 'lossy-b', 'trace.pcapng'))).toEqual(pcap);
+      expect(b.report?.events.sha256).toBe(a.report?.events.sha256);
+      const c = await sim({ scenario, out: 'lossy-c', seed: 9 });
+      expect(c.exitCode).toBe(0);
+      expect(c.report?.pcapng).not.toMatchObject({ sha256: sha(pcap) });
+      expect(c.report?.events.sha256).not.toBe(a.report?.events.sha256);
+    },
+    LONG,
+  );
+
+  it.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
+    'tshark reads the soft-RoCE capture as RoCEv2 with the CM handshake',
+    async () => {
+      const packets = await runTshark(join(dir, 'lossy-a', 'trace.pcapng'), { timeoutMs: 120_000 });
+      expect(packets.length).toBeGreaterThan(1000);
+      for (const p of packets.slice(0, 50)) {
+        expect(layers(p).slice(0, 5)).toEqual(['eth', 'ethertype', 'ip', 'udp', 'infiniband']);
+      }
+    },
+  );
+
+  it(
+    'cable-pull: both sessions reconnect twice and no acknowledged write is lost',
+    async () => {
+      const run = await sim({ scenario: join(SCENARIOS, 'cable-pull.yaml'), out: 'cable' });
+      expect(run.exitCode).toBe(0);
+      expect(run.report).toMatchObject({ sessions: 2, reconnects: 4, connectionsLost: 4 });
+      expect(run.report?.faults.map((f) => f.kind)).toEqual(['pull-cable', 'pull-cable']);
+      expect(run.report?.verification).toMatchObject({ verified: true, acknowledgedWritesLost: 0 });
+    },
+    LONG,
+  );
+
+  it(
+    'exits 4 when an acknowledged write is lost, and tells it from corruption',
+    async () => {
+      const file = join(dir, 'small.yaml');
+      await writeFile(file, SMALL);
+      const lost = await sim({
+        scenario: file,
+        out: 'lost',
+        beforeReadBack: async (world) => {
+          await world.backends[0]?.write(40, [Buffer.alloc(512)], { fua: false });
+        },
+      });
+      expect(lost.exitCode).toBe(4);
+      expect(lost.report?.verification).toMatchObject({ verified: false, acknowledgedWritesLost: 1, corruptBlocks: 0 });
+      expect(lost.stderr).toContain('1 of them acknowledged writes that were lost');
+      const corrupt = await sim({
+        scenario: file,
+        out: 'corrupt',
+        beforeReadBack: async (world) => {
+          await world.backends[0]?.write(7, [Buffer.alloc(512, 0x5a)], { fua: false });
+        },
+      });
+      expect(corrupt.exitCode).toBe(4);
+      expect(corrupt.report?.verification).toMatchObject({ acknowledgedWritesLost: 0, corruptBlocks: 1 });
+    },
+    LONG,
+  );
+
+  it('exits 6 at the virtual-time limit with a partial report', async () => {
+    const file = join(dir, 'limited.yaml');
+    await writeFile(file, SMALL.replace('name: small', 'name: limited\nlimits: { virtualTime: 0.1ms }'));
+    const run = await sim({ scenario: file, out: 'limited' });
+    expect(run.exitCode).toBe(6);
+    expect(run.report?.completed).toBe(false);
+    expect(run.report?.stopReason).toContain('virtual-time limit');
+  });
+
+  it('through the command line: a bad file exits 1 naming the line, a missing one 5', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, SMALL.replace('    - { pattern', '    - { read: 150, pattern'));
+    const run = await iser(['sim', bad, '--out', join(dir, 'bad')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${bad}:9:15: workload.phases[0].read: Too big`);
+    const none = await iser(['sim', join(dir, 'nope.yaml')]);
+    expect(none.code).toBe(5);
+    expect(none.stderr).toContain('ENOENT');
+    const help = await iser(['sim', '--help']);
+    expect(help.stdout).toContain('6   the run hit its virtual-time limit');
+  });
+});
