@@ -368,7 +368,14 @@ async function serveFile(path: string, options: CliOptions, io: TargetCliIo): Pr
   let metricsServer: MetricsServer | undefined;
   let unregister = (): void => undefined;
   try {
-    runtime = await TargetRuntime.start(loaded.config, serverOptions);
+    runtime = await TargetRuntime.start(loaded.config, {
+      ...serverOptions,
+      portals: {
+        onProvider: (opened) => {
+          log.info({ event: 'iser-device-open', ...opened }, `iSER on ${opened.provider} device ${opened.device}`);
+        },
+      },
+    });
     metricsServer = await startMetrics(options.metrics ?? loaded.config.metrics, options, metrics);
     const served = runtime;
     const announce = (keys: readonly string[]): void => {

@@ -25,8 +25,19 @@ export interface PortalOpenerOptions {
   readonly tcp?: TcpListenerOptions;
   /** The link soft-RoCE devices attach to (default: a new UDP link on first use). */
   readonly roceLink?: RoceLink;
+  /** Told when a Verbs provider opens (soft-RoCE: the UDP port its peers must send to, 4791 unless taken). */
+  readonly onProvider?: (opened: ProviderOpened) => void;
   /** Replaces how an iSER portal's provider is found (tests). */
   readonly iserProvider?: (portal: Extract<PortalSpec, { transport: 'iser' }>) => Promise<VerbsProvider>;
+}
+
+/** A Verbs provider that opened for iSER portals. */
+export interface ProviderOpened {
+  readonly provider: 'native' | 'softroce-udp';
+  /** The device's name (native) or address (soft-RoCE). */
+  readonly device: string;
+  /** Soft-RoCE: the UDP port it receives on. */
+  readonly udpPort?: number;
 }
 
 /** Opens portals and owns the providers under them. */
@@ -100,6 +111,7 @@ export class PortalOpener {
       this.#closers.push(() => {
         provider.close();
       });
+      this.#options.onProvider?.({ provider: 'native', device: provider.name });
       return provider;
     } catch (err) {
       this.#native = undefined;
@@ -126,6 +138,7 @@ export class PortalOpener {
         scheduler: this.#options.scheduler,
       });
       this.#closers.push(() => provider.close());
+      this.#options.onProvider?.({ provider: 'softroce-udp', device: portal.host, udpPort: provider.port });
       return provider;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);

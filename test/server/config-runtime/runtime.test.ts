@@ -154,10 +154,12 @@ describe('TargetRuntime', () => {
   it('serves an iSER portal on a soft-RoCE device over UDP loopback', async () => {
     const link = new UdpLink();
     const text = yaml([A], ['{ transport: iser, host: 127.0.0.1, port: 0, provider: softroce-udp }']);
+    const devices: unknown[] = [];
     const runtime = await TargetRuntime.start(parse(text), {
       logoutDeadlineSeconds: 1,
-      portals: { roceLink: link },
+      portals: { roceLink: link, onProvider: (opened) => devices.push(opened) },
     });
+    expect(devices).toEqual([{ provider: 'softroce-udp', device: '127.0.0.1', udpPort: expect.any(Number) as number }]);
     const device = await SoftRoceProvider.open({ link, address: '127.0.0.2', scheduler: asyncScheduler });
     try {
       const address = runtime.portals[0]!.listener.address;
