@@ -1,7 +1,7 @@
 /**
  * `iser sim`: the example scenarios run and verify; one scenario and seed give the same event log (sha256) and the
  * same pcapng bytes, another seed gives others; tshark reads the soft-RoCE capture; a lost acknowledged write and
- * corrupted data exit 4; a bad file exits 1 with its line, a missing one 5; the virtual-time limit exits 6.
+ * corrupted data exit 4; every fabric fault kind is recovered from; a bad file exits 1 with its line, a missing one 5; the virtual-time limit exits 6.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -127,6 +127,22 @@ describe('iser sim', () => {
       expect(run.report).toMatchObject({ sessions: 2, reconnects: 4, connectionsLost: 4 });
       expect(run.report?.faults.map((f) => f.kind)).toEqual(['pull-cable', 'pull-cable']);
       expect(run.report?.verification).toMatchObject({ verified: true, acknowledgedWritesLost: 0 });
+    },
+    LONG,
+  );
+
+  it(
+    'fabric-faults: a QP error, an RNR storm and a target restart, each recovered, nothing lost',
+    async () => {
+      const run = await sim({ scenario: join(SCENARIOS, 'fabric-faults.yaml'), out: 'faults' });
+      expect(run.exitCode).toBe(0);
+      expect(run.report?.faults.map((f) => f.kind)).toEqual(['qp-error', 'rnr-storm', 'target-restart']);
+      expect(run.report).toMatchObject({ reconnects: 2, connectionsLost: 2 });
+      expect(run.report?.transport.errors.REM_ACCESS_ERR).toBeGreaterThan(0);
+      expect(run.report?.transport.rnrNaks).toBeGreaterThan(0);
+      expect(run.report?.verification).toMatchObject({ verified: true, acknowledgedWritesLost: 0 });
+      const events = await readFile(join(dir, 'faults', 'events.jsonl'), 'utf8');
+      expect(events).toContain('"source":"target#1","type":"session-started"');
     },
     LONG,
   );

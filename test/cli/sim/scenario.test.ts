@@ -33,7 +33,7 @@ describe('scenario files', () => {
   it('parses every example in sim/scenarios', async () => {
     const dir = join(import.meta.dirname, '../../../sim/scenarios');
     const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
-    expect(files.sort()).toEqual(['baseline.yaml', 'cable-pull.yaml', 'lossy-link.yaml']);
+    expect(files.sort()).toEqual(['baseline.yaml', 'cable-pull.yaml', 'fabric-faults.yaml', 'lossy-link.yaml']);
     for (const file of files) {
       const scenario = parseScenario(await readFile(join(dir, file), 'utf8'), file);
       expect(scenario.name).toBe(file.replace('.yaml', ''));
