@@ -143,6 +143,8 @@ describe('iser target -c', () => {
         ScsiStatus.Good,
       );
 
+      // A login to a target that is not there: refused, counted and logged.
+      await expect(login(address, 'iqn.2024-01.org.example:nowhere', 9)).rejects.toThrow();
       const metrics = await (await fetch(`http://127.0.0.1:${info.metrics!.port}/metrics`)).text();
       const notFound = await fetch(`http://127.0.0.1:${info.metrics!.port}/other`);
       expect(notFound.status).toBe(404);
@@ -171,7 +173,8 @@ describe('iser target -c', () => {
     expect(sample(text, 'iser_target_sessions', t)).toBe(1);
     expect(sample(text, 'iser_target_connections')).toBe(1);
     expect(sample(text, 'iser_target_errors_total', 'kind="check_condition"')).toBe(1);
-    expect(sample(text, 'iser_target_errors_total', 'kind="login_failure"')).toBe(0);
+    expect(sample(text, 'iser_target_errors_total', 'kind="login_failure"')).toBe(1);
+    expect(sample(text, 'iser_target_logins_total')).toBe(1);
     expect(sample(text, 'iser_target_reloads_total', 'result="error"')).toBe(1);
 
     const logs = entries();
@@ -190,8 +193,9 @@ describe('iser target -c', () => {
       cid: 0,
     });
     expect(logs.find((e) => e.event === 'reload')).toMatchObject({ removed: [B], unchanged: [A] });
+    expect(logs.find((e) => e.event === 'login-failed')).toMatchObject({ conn: 2, level: 40, transport: 'tcp' });
     expect(logs.find((e) => e.event === 'session-logout')).toMatchObject({ conn: 1, initiator: HOST, target: A });
-    expect(logs.find((e) => e.event === 'connection-close')).toMatchObject({ conn: 1, cid: 0 });
+    expect(logs.find((e) => e.event === 'connection-close' && e.conn === 1)).toMatchObject({ conn: 1, cid: 0 });
     for (const entry of logs) expect(typeof entry.time).toBe('string');
   });
 });
