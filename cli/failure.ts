@@ -19,7 +19,7 @@ export interface Failure {
 
 /** Prefixes of error codes whose failure is the connection's or the login's. */
 const CONNECTION_CODES =
-  /^ERR_(LOGIN|TCP|ISER|VERBS|SESSION|INITIATOR_(LOGIN_TIMEOUT|CONNECTION_CLOSED|TOO_MANY_REDIRECTS))_/;
+  /^ERR_(?:(?:LOGIN|TCP|ISER|VERBS|SESSION)_|INITIATOR_(?:LOGIN_TIMEOUT|CONNECTION_CLOSED|TOO_MANY_REDIRECTS)$)/;
 const USAGE_CODES = new Set(['ERR_INITIATOR_BAD_URL', 'ERR_INITIATOR_BAD_OPTIONS', 'ERR_INITIATOR_BAD_ARGUMENT']);
 /** errno names of a local file problem. */
 const FILE_ERRNOS = new Set([

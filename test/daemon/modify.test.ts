@@ -6,6 +6,7 @@
  * change) names why and changes nothing.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +191,37 @@ describe('iser ctl -M', () => {
     expect(result.stderr).toMatch(message);
     expect(await list()).toEqual(before);
     expect(chap.stats.sessions).toBe(1);
+  });
+
+  it('a second -M while the first is still logging in is refused (busy); the first fails and changes nothing', async () => {
+    // A portal that accepts and never answers: the first -M waits in its login until the test closes the socket.
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    try {
+      const before = await list();
+      const first = ctl('-M', '-i', '1', '-p', `127.0.0.1:${silentPort}`);
+      await until('the login reaches the silent portal', () => held.size > 0);
+      const busy = await ctl('-M', '-i', '1', '-p', `127.0.0.1:${portOf(second)}`);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toMatch(/session 1 is being modified already/u);
+      for (const socket of held) socket.destroy();
+      const failed = await first;
+      expect(failed.stderr).toMatch(/the connection ended during login.*ERR_INITIATOR_CONNECTION_CLOSED/u);
+      expect(failed.code).toBe(2);
+      expect(await list()).toEqual(before);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) =>
+        silent.close(() => {
+          resolve();
+        }),
+      );
+    }
   });
 
   it('refuses to make a session the twin of another (same target and portal, or a taken nickname)', async () => {
