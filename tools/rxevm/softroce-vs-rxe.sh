@@ -29,7 +29,10 @@ result() { # result NAME PASS|FAIL [detail]
   if [ "$2" = PASS ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   echo "softroce-vs-rxe: $1 $2${3:+ $3} ($(($(date +%s) - t0)) s)"
 }
-left() { echo $((BUDGET - ($(date +%s) - t0))); }
+left() { # seconds of the budget left, at least 1
+  local n=$((BUDGET - ($(date +%s) - t0)))
+  echo $((n > 0 ? n : 1))
+}
 finish() {
   echo "softroce-vs-rxe: $passed passed, $failed failed"
   [ "$failed" = 0 ] && exit 0
@@ -86,7 +89,12 @@ if [ "$MODE" = vm ]; then
 fi
 
 for _ in $(seq "$(left)"); do [ -e "$SHARE/target.ready" ] && break; kill -0 "${pids[1]}" 2>/dev/null || break; sleep 1; done
-if [ -e "$SHARE/target.ready" ]; then result target-ready PASS "A: rxe0 + LIO iSER portal"; else result target-ready FAIL; fi
+if [ -e "$SHARE/target.ready" ]; then
+  result target-ready PASS "A: rxe0 + LIO iSER portal"
+else
+  result target-ready FAIL "see $RXEVM_DIR/softroce-A.out"
+  touch "$SHARE/done" # B stops waiting for it
+fi
 
 if [ "$MODE" = netns ]; then
   ISER_NATIVE_ADDON=$SHARE/iser_verbs.node timeout --kill-after=5 "$(left)" ip netns exec "$NS" node \
