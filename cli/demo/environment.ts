@@ -28,6 +28,7 @@ import { UdpLink } from '../../sim/roce/link/udp-link.js';
 import type { RoceLink } from '../../sim/roce/link/link.js';
 import { SoftRoceProvider } from '../../sim/roce/provider/provider.js';
 import type { RoceCounters } from '../../sim/roce/rc/counters.js';
+import type { EventLog } from '../../sim/trace/event-log.js';
 import { IserConnector, IserListener } from '../../transports/iser/index.js';
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import { CapturingTcpConnector } from '../pcap/capturing-tcp-connector.js';
@@ -100,6 +101,8 @@ export interface EnvironmentOptions {
   readonly lunBytes: number;
   /** TCP and soft-RoCE: record the packets here. */
   readonly capture?: PcapngFile;
+  /** Where soft-RoCE devices log CM transitions, QP errors, retransmissions, NAKs and drops. */
+  readonly eventLog?: EventLog;
   /** Receives every target event (for the event log and the abort's TMF response). */
   readonly onTargetEvent: (event: TargetServerEvent) => void;
 }
@@ -211,7 +214,15 @@ async function openSoftRoce(options: EnvironmentOptions, overUdp: boolean): Prom
   try {
     for (const address of [initiatorHost, portal.host]) {
       devices.push(
-        await run(SoftRoceProvider.open({ link, scheduler, address, seed: `demo:${options.seed}:${address}` })),
+        await run(
+          SoftRoceProvider.open({
+            link,
+            scheduler,
+            address,
+            seed: `demo:${options.seed}:${address}`,
+            ...(options.eventLog === undefined ? {} : { eventLog: options.eventLog }),
+          }),
+        ),
       );
     }
     const [initiator, targetDevice] = devices as [SoftRoceProvider, SoftRoceProvider];

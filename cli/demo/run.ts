@@ -7,6 +7,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { asyncScheduler } from 'rxjs';
 import { EventLog } from '../../sim/trace/event-log.js';
 import { recordFabricTrace } from '../../sim/fabric/event-log-bridge.js';
 import type { TargetServerEvent } from '../../server/iscsi-target.js';
@@ -133,10 +134,13 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
   const trace = flags.trace === undefined ? undefined : createWriteStream(flags.trace);
   let capture: PcapngFile | undefined;
   let env: DemoEnvironment | undefined;
-  let log: EventLog | undefined;
   const tmf = tmfWatcher(() => env);
-  // Target events that happen before the log exists (the portal opening) wait here.
-  const early: TargetServerEvent[] = [];
+  // The log exists before the environment (soft-RoCE devices log from their opening on): until the environment's
+  // clock exists, virtual time is 0 and real time is the wall clock.
+  const virtual = flags.transport === 'fabric' || flags.transport === 'softroce';
+  const clock = { now: (): number => env?.scheduler.now() ?? (virtual ? 0 : asyncScheduler.now()) };
+  const log = new EventLog({ clock, keep: false, ...(trace === undefined ? {} : { sink: trace }) });
+  log.record('demo', 'start', { seed: flags.seed, transport: flags.transport, bytes: flags.bytes, qd: flags.qd });
   try {
     if (flags.pcap !== undefined && flags.transport !== 'fabric') {
       capture = await PcapngFile.create(
@@ -151,16 +155,12 @@ export async function runDemo(argv: readonly string[], io: CliIo, hooks: DemoHoo
       transport: flags.transport,
       seed: flags.seed,
       lunBytes: Math.max(flags.bytes, 2 ** 20),
+      eventLog: log,
       onTargetEvent: (event) => {
         tmf.onEvent(event);
-        if (log === undefined) early.push(event);
-        else log.record('target', event.kind, targetEventFields(event));
+        log.record('target', event.kind, targetEventFields(event));
       },
     });
-    const clock = env.scheduler;
-    log = new EventLog({ clock, keep: false, ...(trace === undefined ? {} : { sink: trace }) });
-    log.record('demo', 'start', { seed: flags.seed, transport: flags.transport, bytes: flags.bytes, qd: flags.qd });
-    for (const event of early.splice(0)) log.record('target', event.kind, targetEventFields(event));
     const fabric = env.fabric;
     const recording = fabric === undefined ? undefined : recordFabricTrace(fabric, log);
     const current = env;

@@ -121,6 +121,19 @@ describe('the demo', () => {
     expect((await readFile(file)).readUInt32LE(0)).toBe(0x0a0d0d0a);
   });
 
+  it('on soft-RoCE in virtual time, writes the same event log for the same seed, with the devices’ CM events', async () => {
+    const a = join(dir, 'sr-a.jsonl');
+    const b = join(dir, 'sr-b.jsonl');
+    const first = await demo([...SMALL, '--transport', 'softroce', '--seed', '5', '--trace', a]);
+    const second = await demo([...SMALL, '--transport', 'softroce', '--seed', '5', '--trace', b]);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    expect(await sha256(b)).toBe(await sha256(a));
+    const lines = (await readFile(a, 'utf8')).split('\n');
+    expect(lines.some((l) => l.includes('"source":"softroce/10.0.0.1/cm"') && l.includes('"type":"established"'))).toBe(
+      true,
+    );
+  });
+
   it.skipIf(missing('tshark', 'apt-get install tshark') !== undefined)(
     'writes a soft-RoCE capture tshark reads as RRoCE, with the CM handshake and iSCSI over iSER inside',
     async () => {
