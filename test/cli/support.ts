@@ -20,8 +20,14 @@ export interface CliRun {
   readonly progress: readonly string[];
 }
 
-/** Runs `iser argv` in-process and records its output. */
-export async function iser(argv: readonly string[]): Promise<CliRun> {
+/** A CliIo that records every line, byte and progress line (stdin is empty). */
+export function recordingIo(): {
+  readonly io: CliIo;
+  readonly out: string[];
+  readonly err: string[];
+  readonly bytes: Buffer[];
+  readonly progress: string[];
+} {
   const out: string[] = [];
   const err: string[] = [];
   const bytes: Buffer[] = [];
@@ -38,6 +44,12 @@ export async function iser(argv: readonly string[]): Promise<CliRun> {
       if (line !== undefined) progress.push(line);
     },
   };
+  return { io, out, err, bytes, progress };
+}
+
+/** Runs `iser argv` in-process and records its output. */
+export async function iser(argv: readonly string[]): Promise<CliRun> {
+  const { io, out, err, bytes, progress } = recordingIo();
   const code = await runIser(argv, io);
   return {
     code,

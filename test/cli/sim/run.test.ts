@@ -7,11 +7,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../cli/io.js';
 import { runSim, type SimOptions } from '../../../cli/sim/run.js';
-import { iser } from '../support.js';
+import { iser, recordingIo } from '../support.js';
 import { layers, runTshark } from '../../support/tshark.js';
 import { missing } from '../../support/tools.js';
 
@@ -27,15 +25,7 @@ afterAll(async () => {
 });
 
 async function sim(options: Omit<SimOptions, 'out'> & { readonly out: string }) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    writeStdout: () => Promise.resolve(),
-    stdin: Readable.from([]),
-    progress: () => undefined,
-  };
+  const { io, out, err } = recordingIo();
   const outcome = await runSim({ ...options, out: join(dir, options.out) }, io);
   return { ...outcome, stdout: out.join('\n'), stderr: err.join('\n') };
 }
