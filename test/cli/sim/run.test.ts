@@ -47,6 +47,25 @@ workload:
     - { pattern: seq, blockSize: 16k, queueDepth: 4, ops: 16 }
 `;
 
+/** soft-RoCE with a long cable pull, two initiators, two LUNs (one of 4096-byte blocks), a timed phase. */
+const SOFTROCE_PULL = `name: sr-pull
+topology:
+  transport: softroce
+  target:
+    luns:
+      - { size: 1M, blockSize: 4096 }
+      - { size: 512k }
+  initiators:
+    - { sessions: 1, reconnectDelay: 5ms, connectTimeout: 100ms }
+    - { name: iqn.2024-01.org.example:second, sessions: 1 }
+workload:
+  phases:
+    - { name: timed, lun: 0, pattern: random, read: 30, blockSize: [4k, 8k], queueDepth: 4, duration: 2ms }
+    - { name: second-lun, lun: 1, pattern: seq, read: 0, blockSize: 4k, queueDepth: 2, ops: 20 }
+faults:
+  - { kind: pull-cable, at: 0.5ms, duration: 1s }
+`;
+
 describe('iser sim', () => {
   it(
     'baseline: verifies on the fabric, and the same seed gives the same event log',
@@ -133,6 +152,22 @@ describe('iser sim', () => {
       expect(run.report?.verification).toMatchObject({ verified: true, acknowledgedWritesLost: 0 });
       const events = await readFile(join(dir, 'faults', 'events.jsonl'), 'utf8');
       expect(events).toContain('"source":"target#1","type":"session-started"');
+    },
+    LONG,
+  );
+
+  it(
+    'soft-RoCE: a cable out for 1 s fails the QPs and both initiators recover (4096-byte blocks, two LUNs, a timed phase)',
+    async () => {
+      const file = join(dir, 'sr-pull.yaml');
+      await writeFile(file, SOFTROCE_PULL);
+      const run = await sim({ scenario: file, out: 'sr-pull' });
+      expect(run.exitCode).toBe(0);
+      expect(run.report).toMatchObject({ sessions: 2, reconnects: 2, connectionsLost: 2 });
+      expect(run.report?.transport.errors.retryExceeded).toBeGreaterThan(0);
+      expect(run.report?.phases.map((p) => p.name)).toEqual(['timed', 'second-lun']);
+      expect(run.report?.phases[1]?.ops).toBe(40);
+      expect(run.report?.verification).toMatchObject({ verified: true, readBackBytes: 1.5 * 2 ** 20 });
     },
     LONG,
   );
