@@ -21,10 +21,15 @@ export function createTargetLogger(level: LogLevel, write: (line: string) => voi
   );
 }
 
-/** An error as log fields: its stable code (when it has one) and message. */
-export function errorFields(error: unknown): { readonly code?: string; readonly message: string } | undefined {
+/** An error as log fields: its stable code (when it has one), message, and its cause's code when that has one. */
+export function errorFields(
+  error: unknown,
+): { readonly code?: string; readonly message: string; readonly cause?: string } | undefined {
   if (error === undefined) return undefined;
-  if (isIserError(error)) return { code: error.code, message: error.message };
+  if (isIserError(error)) {
+    const cause = isIserError(error.cause) ? error.cause.code : undefined;
+    return { code: error.code, message: error.message, ...(cause === undefined ? {} : { cause }) };
+  }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
     return typeof code === 'string' ? { code, message: error.message } : { message: error.message };

@@ -29,6 +29,19 @@ function opOf(direction: CommandEvent['direction']): 'read' | 'write' | 'other' 
   return direction === 'read' || direction === 'write' ? direction : 'other';
 }
 
+/**
+ * True when `error` or one of its causes is a digest mismatch (the TCP transport reports ERR_TCP_FRAMING with the
+ * framer's ERR_PDU_HEADER_DIGEST as its cause). Bounded: a cause chain is short, a cyclic one is not followed.
+ */
+export function isDigestError(error: unknown): boolean {
+  let at: unknown = error;
+  for (let depth = 0; depth < 8 && at instanceof Error; depth++) {
+    if (isIserError(at) && at.code.includes('DIGEST')) return true;
+    at = at.cause;
+  }
+  return false;
+}
+
 /** The metrics of one target process. */
 export class TargetMetrics {
   /** The registry they live in. */
@@ -155,7 +168,7 @@ export class TargetMetrics {
   /** A closed connection (a header or data digest error closes it). */
   connectionClosed(event: ConnectionClosedEvent): void {
     this.#connections.dec();
-    if (isIserError(event.error) && event.error.code.includes('DIGEST')) this.#errors.inc({ kind: 'digest_error' });
+    if (isDigestError(event.error)) this.#errors.inc({ kind: 'digest_error' });
   }
 
   /** A reload's outcome. */
