@@ -2,11 +2,12 @@
  * `iser daemon [--socket PATH] [--nbd-dir DIR]`: the iscsid role. Serves until SIGINT/SIGTERM, then logs every
  * session out, removes its sockets and exits 0. A second daemon on the same socket exits 2 and leaves the first alone.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { asyncScheduler } from 'rxjs';
 import { TcpConnector } from '../../transports/tcp/connector.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { durationValue } from '../parse-values.js';
 import { defaultSocketPath, IscsiDaemon, type TransportProviders } from './daemon.js';
 import { DaemonError } from './errors.js';
 
@@ -15,6 +16,8 @@ interface DaemonFlags {
   readonly nbdDir?: string;
   /** Local loopback address of a soft-RoCE device on UDP (iSER for `ctl -T iser`). */
   readonly iserSoftroce?: string;
+  /** How long a lost session keeps reconnecting before NBD requests fail (ms). */
+  readonly recoveryTimeout?: number;
 }
 
 const TCP = (): TcpConnector => new TcpConnector({ connectTimeoutMs: 10_000 });
@@ -58,6 +61,7 @@ export async function runDaemon(flags: DaemonFlags, ctx: CommandContext, stop?: 
     daemon = await IscsiDaemon.start({
       socketPath: flags.socket ?? defaultSocketPath(),
       ...(flags.nbdDir === undefined ? {} : { nbdDir: flags.nbdDir }),
+      ...(flags.recoveryTimeout === undefined ? {} : { recoveryTimeoutMs: flags.recoveryTimeout }),
       transports: offered.providers,
       log: (line) => {
         ctx.io.err(`iser daemon: ${line}`);
@@ -94,6 +98,12 @@ export function daemonCommand(ctx: CommandContext, exitCode: { value: number }):
     .option('--socket <path>', `control socket (default ${defaultSocketPath()})`)
     .option('--nbd-dir <dir>', 'directory for the NBD sockets (default: the control socket directory)')
     .option('--iser-softroce <address>', 'serve ctl -T iser over a soft-RoCE device on UDP at this 127.x address')
+    .addOption(
+      new Option(
+        '--recovery-timeout <duration>',
+        'how long a lost session keeps reconnecting before NBD requests fail (default: Time2Wait + Time2Retain, 22s)',
+      ).argParser(durationValue(1000, 24 * 3_600_000)),
+    )
     .action(async (flags: DaemonFlags) => {
       exitCode.value = await runDaemon(flags, ctx);
     });

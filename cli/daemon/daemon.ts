@@ -28,6 +28,8 @@ import {
 
 /** How long a control client may take to send its request line. */
 const REQUEST_IDLE_MS = 10_000;
+/** NOP-Out keepalive of the daemon's sessions (login()'s default, restated where session options are given). */
+const NOP_INTERVAL_MS = 10_000;
 /** Most sessions one daemon holds. */
 const MAX_SESSIONS = 256;
 
@@ -45,6 +47,11 @@ export interface DaemonOptions {
   /** Where NBD sockets go (default: the control socket's directory). */
   readonly nbdDir?: string;
   readonly transports: TransportProviders;
+  /**
+   * How long a lost session keeps trying to log in again before its NBD requests fail (default: the negotiated
+   * DefaultTime2Wait + DefaultTime2Retain, 22 s unless changed). A target that takes longer to restart needs more.
+   */
+  readonly recoveryTimeoutMs?: number;
   /** Diagnostics (never a secret). */
   readonly log?: (line: string) => void;
 }
@@ -427,6 +434,9 @@ export class IscsiDaemon {
         initiatorName: request.initiatorName ?? DEFAULT_INITIATOR_NAME,
         transport: request.transport,
         auth: authOf(request),
+        ...(this.options.recoveryTimeoutMs === undefined
+          ? {}
+          : { session: { nopIntervalMs: NOP_INTERVAL_MS, recoveryTimeoutMs: this.options.recoveryTimeoutMs } }),
       });
     } catch (err) {
       const failure = describeFailure(err, secretsOf(request));
