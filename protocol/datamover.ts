@@ -75,6 +75,13 @@ export interface DatamoverConnection {
   readonly remote: PortalAddress;
 
   /**
+   * Initiator: true when the transport, before it delivers a command's status, zeroes every byte of the task's
+   * `readBuffer` that no Data-In placed. The session may then hand it uninitialised memory instead of paying for
+   * zero-filling large read buffers. Absent means no such promise: read buffers must arrive zeroed.
+   */
+  readonly zeroesUnplacedReadBytes?: boolean;
+
+  /**
    * Inbound PDUs the core must see, in order: everything except what the transport consumes itself
    * (Data-In and R2T at the initiator; Data-Out at the target). A status carried in a final Data-In
    * is delivered as the equivalent SCSI Response. A Data-Out the target transport refuses without failing the

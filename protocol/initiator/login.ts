@@ -101,6 +101,7 @@ export async function startSession(
       transport: options.connector.kind,
       ...(options.negotiation === undefined ? {} : { negotiation: options.negotiation }),
       options: { nopIntervalMs: 10_000, ...options.session },
+      uninitialisedReadBuffers: established.link.connection.zeroesUnplacedReadBytes === true,
     });
   } catch (err) {
     await established.link.close();

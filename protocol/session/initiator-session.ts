@@ -19,6 +19,7 @@
  * Request ids are the caller's (non-negative); the session's own requests (keepalive, ABORT TASK on a caller's
  * unsubscribe, logout on the target's request) use negative ids, whose completions the caller may ignore.
  */
+import { BufferSlab } from '../buffer-slab.js';
 import type { InitiatorLoginResult } from '../login/initiator-login.js';
 import { AsyncEvent } from '../pdu/async-message.js';
 import { RESERVED_TAG } from '../pdu/constants.js';
@@ -93,6 +94,11 @@ export interface InitiatorSessionConfig {
   readonly negotiation?: NegotiationConfig;
   /** Timers and bounds. */
   readonly options?: InitiatorSessionOptions;
+  /**
+   * The transport zeroes the read bytes it does not place (`DatamoverConnection.zeroesUnplacedReadBytes`), so
+   * read buffers may start uninitialised (default false: they are zero-filled).
+   */
+  readonly uninitialisedReadBuffers?: boolean;
 }
 
 /** A TMF as the caller asks for it. */
@@ -104,6 +110,10 @@ export interface TaskManagementRequest {
   /** The request id of the command an ABORT TASK or QUERY TASK refers to. */
   readonly referencedTask?: RequestId;
 }
+
+/** Slab size and largest slab piece of small read buffers (a kept result pins at most one slab). */
+const READ_SLAB_BYTES = 64 * 1024;
+const READ_SLAB_PIECE = 4096;
 
 interface Task {
   readonly id: RequestId;
@@ -243,6 +253,9 @@ export class InitiatorSession {
   /** Time2Wait/Time2Retain announced by the target for the coming recovery (Async event 2/3). */
   #announcedTimes: { time2Wait: number; time2Retain: number } | undefined;
   #out: InitiatorSessionAction[] = [];
+  readonly #uninitialisedReadBuffers: boolean;
+  /** Small read buffers come from slabs: one zero-filled ArrayBuffer per 4 KiB read was a GC cost per command. */
+  readonly #readSlab = new BufferSlab(READ_SLAB_BYTES, READ_SLAB_PIECE);
 
   /** Starts in full feature phase with the numbers the login ended with. */
   constructor(config: InitiatorSessionConfig) {
@@ -250,6 +263,7 @@ export class InitiatorSession {
     const options = config.options ?? {};
     this.#transport = config.transport;
     this.#cid = config.cid ?? 0;
+    this.#uninitialisedReadBuffers = config.uninitialisedReadBuffers ?? false;
     this.#negotiation = config.negotiation;
     this.#nopIntervalMs = checkMs('nopIntervalMs', options.nopIntervalMs, 0);
     this.#nopTimeoutMs = checkMs('nopTimeoutMs', options.nopTimeoutMs, 5000);
@@ -797,6 +811,12 @@ export class InitiatorSession {
     }
   }
 
+  /** A read buffer: uninitialised when the transport zeroes what it does not place, else zero-filled. */
+  #readBuffer(length: number): Buffer {
+    if (this.#uninitialisedReadBuffers) return this.#readSlab.uninitialised(length);
+    return length <= READ_SLAB_PIECE ? this.#readSlab.zeroed(length) : Buffer.alloc(length);
+  }
+
   #sendCommand(task: Task): void {
     const lengths =
       task.writeLength > 0
@@ -805,7 +825,7 @@ export class InitiatorSession {
     task.state = 'sent';
     task.cmdSN = this.#window.take();
     task.sendOrder = this.#sendOrder++;
-    if (task.readLength > 0) task.readBuffer ??= Buffer.alloc(task.readLength);
+    if (task.readLength > 0) task.readBuffer ??= this.#readBuffer(task.readLength);
     const bidirectional = task.readLength > 0 && task.writeLength > 0;
     const pdu: ScsiCommandPdu = {
       kind: 'scsi-command',

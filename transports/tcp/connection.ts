@@ -91,6 +91,8 @@ const ZERO_SEQUENCE: SequenceSource = { expStatSN: () => 0, statSN: () => 0, exp
 export class TcpConnection implements DatamoverConnection {
   /** Always 'tcp'. */
   readonly kind = 'tcp' as const;
+  /** Read bytes no Data-In placed are zeroed before the status is delivered (initiator-tasks.ts). */
+  readonly zeroesUnplacedReadBytes = true;
   readonly local: PortalAddress;
   readonly remote: PortalAddress;
   readonly pdus: Observable<Pdu>;
@@ -189,7 +191,7 @@ export class TcpConnection implements DatamoverConnection {
     }
     const violation = unsolicitedLengthsViolation(params, writeLength, buffers);
     if (violation !== undefined) throw transportError('ERR_TCP_USAGE', violation);
-    const task = this.initiatorTasks.add(pdu, buffers, writeLength);
+    const task = this.initiatorTasks.add(pdu, buffers, writeLength, params);
     const { immediateLength, unsolicitedDataOutLength } = buffers;
     const command: ScsiCommandPdu = {
       ...pdu,
@@ -418,6 +420,9 @@ export class TcpConnection implements DatamoverConnection {
       }
       case 'scsi-command':
         this.enabledTargetTasks(header).addCommand(pdu, header);
+        break;
+      case 'scsi-response':
+        this.initiatorTasks.response(pdu.itt);
         break;
       default:
         break;

@@ -31,7 +31,11 @@ export interface InitiatorTask {
   readonly writeLength: number;
   /** Next DataSN (Data-In) or R2TSN (R2T) expected. */
   expectedSN: number;
-  /** End of the highest Data-In placed so far. */
+  /**
+   * End of the highest Data-In placed so far. Every byte of readBuffer below it was placed or zeroed: in-order
+   * data never overlaps and a gap is zeroed when a later sequence skips it; with out-of-order data the buffer
+   * is zeroed when the task starts.
+   */
   readEnd: number;
   /** A Data-In sequence is open (its F bit not yet seen). */
   inSequence: boolean;
@@ -49,8 +53,16 @@ export class InitiatorTasks {
   private readonly tasks = new Map<number, InitiatorTask>();
   private readonly retired = new RetiredTags();
 
-  /** Starts tracking a command; throws ERR_TCP_USAGE when its ITT is taken or reserved. */
-  add(pdu: ScsiCommandPdu, buffers: InitiatorTaskBuffers, writeLength: number): InitiatorTask {
+  /**
+   * Starts tracking a command; throws ERR_TCP_USAGE when its ITT is taken or reserved. The read buffer may hold
+   * anything (uninitialised memory): what no Data-In places is zeroed before the status is delivered.
+   */
+  add(
+    pdu: ScsiCommandPdu,
+    buffers: InitiatorTaskBuffers,
+    writeLength: number,
+    params: NegotiatedParams,
+  ): InitiatorTask {
     if (pdu.itt === RESERVED_TAG) throw new TcpTransportError('ERR_TCP_USAGE', 'ITT 0xffffffff is reserved');
     if (this.tasks.has(pdu.itt)) throw new TcpTransportError('ERR_TCP_USAGE', `ITT ${pdu.itt} is already in use`);
     const task: InitiatorTask = {
@@ -65,6 +77,11 @@ export class InitiatorTasks {
       bytesRead: 0,
       completed: false,
     };
+    // Out-of-order data may land anywhere: zero it all first, then readEnd = length says "all defined".
+    if (task.readBuffer !== undefined && !inOrder(params)) {
+      task.readBuffer.fill(0);
+      task.readEnd = task.readBuffer.length;
+    }
     this.retired.delete(pdu.itt);
     this.tasks.set(pdu.itt, task);
     return task;
@@ -110,7 +127,7 @@ export class InitiatorTasks {
           header,
         );
       }
-      if (params.dataPduInOrder && params.dataSequenceInOrder) {
+      if (inOrder(params)) {
         const misplaced = task.inSequence ? pdu.bufferOffset !== task.readEnd : pdu.bufferOffset < task.readEnd;
         if (misplaced) {
           throw protocolError(
@@ -122,6 +139,7 @@ export class InitiatorTasks {
     }
     if (pdu.statusPresent && !pdu.final) throw protocolError('Data-In with the S bit but not the F bit', header);
     if (length > 0 && buffer !== undefined) {
+      if (pdu.bufferOffset > task.readEnd) buffer.fill(0, task.readEnd, pdu.bufferOffset); // a skipped gap
       copyChunksInto(pdu.data, buffer, pdu.bufferOffset);
       task.bytesRead += length;
       task.readEnd = Math.max(task.readEnd, pdu.bufferOffset + length);
@@ -130,6 +148,7 @@ export class InitiatorTasks {
     task.inSequence = !pdu.final;
     if (!pdu.statusPresent) return undefined;
     task.completed = true;
+    zeroUnplaced(task);
     return {
       kind: 'scsi-response',
       bidirectionalReadResidualOverflow: false,
@@ -148,6 +167,12 @@ export class InitiatorTasks {
       residualCount: pdu.residualCount,
       data: [],
     };
+  }
+
+  /** A SCSI Response arrived for `itt`: zero the read bytes no Data-In placed, before anyone sees the buffer. */
+  response(itt: number): void {
+    const task = this.tasks.get(itt);
+    if (task !== undefined) zeroUnplaced(task);
   }
 
   /** Checks an R2T; returns its task, or undefined when it is for a task finished a moment ago (dropped). */
@@ -175,6 +200,18 @@ export class InitiatorTasks {
     }
     task.expectedSN = serialAdd(task.expectedSN, 1);
     return task;
+  }
+}
+
+function inOrder(params: NegotiatedParams): boolean {
+  return params.dataPduInOrder && params.dataSequenceInOrder;
+}
+
+function zeroUnplaced(task: InitiatorTask): void {
+  const buffer = task.readBuffer;
+  if (buffer !== undefined && task.readEnd < buffer.length) {
+    buffer.fill(0, task.readEnd);
+    task.readEnd = buffer.length;
   }
 }
 

@@ -4,6 +4,8 @@ import { RESERVED_TAG } from '../../../protocol/pdu/constants.js';
 import { serialGe, serialLe } from '../../../protocol/pdu/serial.js';
 import { ScsiStatusError } from '../../../protocol/scsi/errors.js';
 import { InitiatorSessionError } from '../../../protocol/session/initiator-errors.js';
+import { InitiatorSession } from '../../../protocol/session/initiator-session.js';
+import type { InitiatorSessionAction } from '../../../protocol/session/initiator-types.js';
 import {
   armed,
   cancelled,
@@ -38,6 +40,27 @@ describe('InitiatorSession: commands and numbering', () => {
     expect(done).toContainEqual({ type: 'task-done', itt: cmd!.itt });
     expect(h.session.expStatSN).toBe(102);
     expect(h.session.cmdSN).toBe(11);
+  });
+
+  it('hands out zero-filled read buffers unless the transport zeroes unplaced bytes, even after a buffer held data', () => {
+    const readBufferOf = (actions: readonly InitiatorSessionAction[]): Buffer | undefined => {
+      const send = actions.find((a) => a.type === 'send-command');
+      return send?.type === 'send-command' ? send.buffers.readBuffer : undefined;
+    };
+    const h = new Harness();
+    for (const [id, length] of [
+      [1, 4096],
+      [2, 512],
+      [3, 70_000],
+    ] as const) {
+      const actions = h.session.submitCommand(id, readRequest(length));
+      const buffer = readBufferOf(actions);
+      expect(buffer?.every((b) => b === 0)).toBe(true);
+      buffer!.fill(0xee); // the transport placed data; the next buffer may share its slab
+      h.session.receive(h.response(commands(actions)[0]!.itt));
+    }
+    const unsafe = new InitiatorSession({ login: loginResult(), transport: 'tcp', uninitialisedReadBuffers: true });
+    expect(readBufferOf(unsafe.submitCommand(1, readRequest(1 << 20)))?.length).toBe(1 << 20);
   });
 
   it('queues commands while the window is closed and sends them in order when it opens', () => {
