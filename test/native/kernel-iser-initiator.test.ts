@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { asyncScheduler } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../backends/memory.js';
@@ -60,6 +61,11 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** SHA-256 of a file by sha256sum (another process, so our event loop stays free). */
+async function sha256File(path: string): Promise<string> {
+  return (await mustRun('sha256sum', [path], 120_000)).split(' ')[0] ?? '';
+}
+
 /** The disk of the iSCSI session logged in to `iqn`, from /sys/class/iscsi_session (no udev here). */
 function diskOf(iqn: string): string | undefined {
   const root = '/sys/class/iscsi_session';
@@ -87,20 +93,27 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
   let iscsidPid: number | undefined;
   let disk: string | undefined;
   let dmesgBefore: string[] = [];
+  let patternSha = '';
   const events: TargetServerEvent[] = [];
   const listeners: { close(): Promise<void> }[] = [];
   let accepted: IserConnection[] = [];
   // Every 2 s while dd runs: our connections' queues and rxe0's counters, so a stall shows where it stuck.
+  // The event loop's worst delay too: the kernel gives up on a NOP-Out our target leaves unanswered for 5 s.
   const sample = (label: string): (() => void) => {
     let last = rxeCounters();
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
     const timer = setInterval(() => {
       const now = rxeCounters();
       const live = accepted.filter((c) => Reflect.get(c, 'closed') !== true).map(describeIser);
-      report(`${label} +${counterDelta(last, now)} | ${live.join(' ; ') || 'no live connection'}`);
+      const worst = (lag.max / 1e6).toFixed(0);
+      lag.reset();
+      report(`${label} +${counterDelta(last, now)} | ${live.join(' ; ') || 'no live connection'} | lag ${worst} ms`);
       last = now;
     }, 2000);
     return () => {
       clearInterval(timer);
+      lag.disable();
     };
   };
 
@@ -125,6 +138,10 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
       iscsidPid = pid !== undefined && Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
       await sleep(500); // iscsid opens its control socket after writing its pid
     }
+
+    // The dd pattern, made before any session exists (see sha256File).
+    writeFileSync(PATTERN, new DataPattern(SEED).bytes(0, DD_MIB << 20));
+    patternSha = await sha256File(PATTERN);
 
     backend = new MemoryBackend(LUN_BYTES / 512);
     target = new IscsiTarget(
@@ -192,9 +209,8 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
   }, 180_000);
 
   it(`dd writes ${DD_MIB} MiB of random data O_DIRECT and reads back identical`, async () => {
-    if (disk === undefined || backend === undefined) throw new Error('no disk (login failed)');
-    const data = new DataPattern(SEED).bytes(0, DD_MIB << 20);
-    writeFileSync(PATTERN, data);
+    if (disk === undefined) throw new Error('no disk (login failed)');
+    expect(patternSha, 'the pattern file was made before login').not.toBe('');
     const counters = rxeCounters();
     const timed = async (name: string, args: string[]): Promise<number> => {
       const stop = sample(name);
@@ -229,12 +245,9 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     report(
       `dd: write ${mbs(writeMs)} MB/s (${(writeMs / 1000).toFixed(1)} s), read ${mbs(readMs)} MB/s (${(readMs / 1000).toFixed(1)} s)`,
     );
-    const back = readFileSync(READBACK);
-    expect(back.length).toBe(data.length);
-    expect(sha256(back)).toBe(sha256(data));
-    // And the bytes really are in our backend, where the kernel put them.
-    const stored = Buffer.concat(await backend.read(0, (DD_MIB << 20) / 512));
-    expect(sha256(stored)).toBe(sha256(data));
+    // sha256sum, not node: hashing 32 MiB here blocks the event loop our target answers NOP-Outs from, and under
+    // TCG that alone can outlast open-iscsi's 5 s ping timeout.
+    expect(await sha256File(READBACK)).toBe(patternSha);
   }, 600_000);
 
   it('logs out; our target ends the session; dmesg has no new iser/scsi/rxe errors', async () => {
@@ -246,6 +259,10 @@ describe.skipIf(skip !== undefined)('the kernel iSER initiator -> our target (na
     report(`target stats: ${JSON.stringify(stats)}`);
     const failed = events.filter((e) => e.kind === 'login-failed');
     expect(failed, JSON.stringify(failed)).toEqual([]);
+    // The kernel is logged out now: our backend may be checked at leisure. The bytes are where the kernel put them.
+    if (backend === undefined) throw new Error('no backend');
+    const stored = Buffer.concat(await backend.read(0, (DD_MIB << 20) / 512));
+    expect(sha256(stored)).toBe(patternSha);
     const fresh = newErrorLines(dmesgBefore, await dmesgLines());
     if (fresh.length > 0) report(`new dmesg error lines:\n${fresh.join('\n')}`);
     expect(fresh).toEqual([]);

@@ -200,6 +200,14 @@ describe.skipIf(skip !== undefined)('our iSER initiator (native addon) -> LIO is
     // LUN 1 is null_blk completing each I/O after SLOW_NS: LIO holds the READ in its backend while we abort it.
     // The block size is given, so the READ goes out at subscription (no READ CAPACITY first).
     const slow = s.lun(1, { blockSize: BLOCK });
+    // LUN 1 was added with the target: LIO reports that as a unit attention first. Take it now.
+    for (let i = 0; i < 3; i++) {
+      const ready = await lastValueFrom(slow.testUnitReady(), { defaultValue: undefined }).then(
+        () => true,
+        () => false,
+      );
+      if (ready) break;
+    }
     const outcomes: string[] = [];
     let aborted = false;
     for (let attempt = 0; attempt < 3 && !aborted; attempt++) {

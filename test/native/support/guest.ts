@@ -78,6 +78,9 @@ const SUBSYSTEM = /iser|isert|iscsi|scsi|\bsd[a-z]*\b|\brxe|rdma|target|\bib_/i;
 const TROUBLE =
   /error|fail|warn|abort|timed? ?out|reset|bug|oops|call trace|refused|unable|invalid|reject|flush|lost|unexpected/i;
 
+// sd's note on the unit attention every new LUN reports first: information, not trouble.
+const BENIGN = /Power-on or device reset occurred/;
+
 /** Lines of `after` not in `before` (by position: the ring only grows in a short test) that report trouble. */
 export function newErrorLines(before: readonly string[], after: readonly string[]): string[] {
   // The ring buffer may have wrapped; then compare from the last line both share.
@@ -87,7 +90,7 @@ export function newErrorLines(before: readonly string[], after: readonly string[
     const at = after.lastIndexOf(last);
     start = at < 0 ? 0 : at + 1;
   }
-  return after.slice(start).filter((l) => SUBSYSTEM.test(l) && TROUBLE.test(l));
+  return after.slice(start).filter((l) => SUBSYSTEM.test(l) && TROUBLE.test(l) && !BENIGN.test(l));
 }
 
 /** Resolves after `ms` of real time. */
