@@ -2,6 +2,7 @@
  * Negotiation properties: random legal offers at login end with both sides using what the wire agreed; illegal
  * values are refused the way RFC 7143 §6.2 says; over iSER the iSER keys are honoured (RFC 7145 §6).
  */
+import { isIserError } from '../../protocol/errors.js';
 import { LoginError } from '../../protocol/login/errors.js';
 import { LoginStage, type LoginRequestPdu, type LoginResponsePdu } from '../../protocol/pdu/login.js';
 import { encodeText, decodeText, type TextPair } from '../../protocol/text/codec.js';
@@ -33,7 +34,8 @@ async function agree(run: RunContext, offers: NegotiationConfig): Promise<void> 
     'RFC 7143 §6.2',
     () => `the target never answered the offer ${unanswered?.key ?? ''}=${unanswered?.value ?? ''}`,
   );
-  const disagreement = compareWithSession(wire, session.params, run.target.transport === 'iser');
+  const iser = run.target.transport === 'iser';
+  const disagreement = compareWithSession(wire, session.params, iser);
   if (disagreement !== undefined) throw new ConformanceViolation(disagreement.rfc, disagreement.message);
   // Data moved under the agreed values: a side that used other values would break bursts or segments here.
   const lun = await run.lun(session);
@@ -41,8 +43,23 @@ async function agree(run: RunContext, offers: NegotiationConfig): Promise<void> 
   const blocks = Math.max(1, Math.min(512, Math.ceil((2 * session.params.maxBurstLength) / blockSize)));
   const region = run.suite.region(blocks);
   const data = Buffer.alloc(region.blocks * blockSize, 0xa5);
-  await run.bounded(lun.promises.write(region.firstLba, data), 'WRITE under the negotiated values');
-  const back = await run.bounded(lun.promises.read(region.firstLba, region.blocks), 'READ under the negotiated values');
+  const p = session.params;
+  const agreed = `${iser ? 'RDSL' : 'MaxRecvDataSegmentLength'} ${p.maxRecvDataSegmentLength.initiator}/${p.maxRecvDataSegmentLength.target}, MaxBurstLength ${p.maxBurstLength}, FirstBurstLength ${p.firstBurstLength}, ImmediateData ${p.immediateData ? 'Yes' : 'No'}, InitialR2T ${p.initialR2T ? 'Yes' : 'No'}`;
+  // A target that agreed to values it cannot live with fails here (LIO's isert takes TargetRecvDataSegmentLength
+  // up to 16 MiB but posts 8 KiB receives): name the values, not just the lost connection.
+  const moved = async <T>(work: Promise<T>, what: string): Promise<T> => {
+    try {
+      return await run.bounded(work, what);
+    } catch (err) {
+      if (isIserError(err, 'ERR_CONFORMANCE_BUDGET') || err instanceof ConformanceViolation) throw err;
+      throw new ConformanceViolation(
+        iser ? 'RFC 7145 §6.4-6.5, RFC 7143 §13.14' : 'RFC 7143 §6.2, §13.12',
+        `a ${data.length}-byte ${what} under the agreed values (${agreed}) failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+  await moved(lun.promises.write(region.firstLba, data), 'WRITE');
+  const back = await moved(lun.promises.read(region.firstLba, region.blocks), 'READ');
   const differs = back.findIndex((byte, i) => byte !== data[i]);
   expectThat(
     differs === -1 && back.length === data.length,

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runConformance } from '../../conformance/runner.js';
-import { startLossyTarget, startShrinkingWindowTarget } from './fixtures/broken.js';
+import { startDropsLargeWritesTarget, startLossyTarget, startShrinkingWindowTarget } from './fixtures/broken.js';
 import { SEED } from './support.js';
 
 /** A pcapng file starts with a Section Header Block. */
@@ -32,6 +32,26 @@ describe('conformance: broken targets are caught', () => {
       // Our initiator ignores the smaller window, as RFC 7143 §4.2.2.1 tells it to: its own property holds.
       expect(window?.status).toBe('passed');
       expect(report.summary).toBe('1 passed, 1 failed, 0 skipped');
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it('a target that cannot live with the values it agreed fails negotiation/agreed-values naming them', async () => {
+    const fixture = await startDropsLargeWritesTarget();
+    try {
+      const report = await runConformance({
+        target: fixture.target,
+        budgetSeconds: 6,
+        seed: SEED,
+        only: ['negotiation/agreed-values'],
+      });
+      const [result] = report.results;
+      expect(result?.status).toBe('failed');
+      expect(result?.failure?.message).toMatch(
+        /^a \d+-byte WRITE under the agreed values \(MaxRecvDataSegmentLength \d+\/\d+, MaxBurstLength \d+, FirstBurstLength \d+, ImmediateData (Yes|No), InitialR2T (Yes|No)\) failed: /,
+      );
+      expect(result?.failure?.rfc).toBe('RFC 7143 §6.2, §13.12');
     } finally {
       await fixture.close();
     }
