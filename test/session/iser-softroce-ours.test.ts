@@ -19,7 +19,7 @@ sessionSuite('session suite: our initiator → our target over iSER (soft-RoCE, 
 });
 
 describe('the lossy link under the session suite', () => {
-  it('lost, duplicated and reordered datagrams, and the RC engines retransmitted, re-ACKed and NAKed', () => {
+  it('lost, duplicated, reordered and corrupted datagrams, and the RC engines retransmitted, re-ACKed and NAKed', () => {
     if (fixture === undefined) throw new Error('the session suite did not start its fixture');
     const { stats } = fixture.link;
     const { initiator, target } = fixture.counters();
@@ -27,6 +27,8 @@ describe('the lossy link under the session suite', () => {
     expect(stats.lost, 'datagrams lost').toBeGreaterThan(0);
     expect(stats.duplicated, 'datagrams duplicated').toBeGreaterThan(0);
     expect(stats.reordered, 'datagrams reordered').toBeGreaterThan(0);
+    expect(stats.corrupted, 'datagrams corrupted').toBeGreaterThan(0);
+    expect(initiator.icrcDrops + target.icrcDrops, 'corrupted datagrams dropped on their ICRC').toBe(stats.corrupted);
     const both = (key: 'retransmittedPackets' | 'duplicateRequests' | 'seqNaksSent'): number =>
       initiator[key] + target[key];
     expect(both('retransmittedPackets'), 'request packets retransmitted').toBeGreaterThan(0);
