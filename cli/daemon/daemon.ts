@@ -509,7 +509,11 @@ export class IscsiDaemon {
   async #drop(held: HeldSession): Promise<void> {
     this.#sessions.delete(held.id);
     held.watch?.unsubscribe();
-    await held.nbd.close().catch(() => undefined);
+    // NBD clients finish their running requests first; but requests waiting on a session that is recovering would
+    // hold the NBD close for its whole drain timeout: give that session up at once, so they get their error now.
+    const nbdClosed = held.nbd.close().catch(() => undefined);
+    if (held.session.state !== 'full-feature') await held.session.close().catch(() => undefined);
+    await nbdClosed;
     await rm(held.nbdPath, { force: true });
     await held.session.close().catch(() => undefined);
     this.options.log?.(`session ${held.id}: logged out of ${held.request.target}`);

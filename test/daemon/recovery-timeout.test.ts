@@ -140,4 +140,26 @@ describe('iser daemon --recovery-timeout', () => {
     expect(session?.reconnects).toBe(1);
     client.socket.destroy();
   });
+
+  it('ctl -R of a session that is recovering answers its waiting NBD requests with an error, then closes', async () => {
+    const list = await iser(['ctl', '--socket', socket, '-L', '--json']);
+    const [session] = (JSON.parse(list.stdout) as { sessions: SessionInfo[] }).sessions;
+    const path = new URL(session?.luns[0]?.nbd ?? 'nbd+unix:///x').searchParams.get('socket') ?? '';
+    const client = await ScriptedClient.connect(path);
+    await client.go('lun0');
+    relay.takeDown();
+    for (let i = 0; i < 200; i++) {
+      const now = await iser(['ctl', '--socket', socket, '-L', '--json']);
+      if ((JSON.parse(now.stdout) as { sessions: SessionInfo[] }).sessions[0]?.state === 'recovering') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    client.send({ flags: 0, type: Command.READ, handle: 3n, offset: 0n, length: 4096 });
+    const removed = await iser(['ctl', '--socket', socket, '-R', '-i', String(session?.id ?? 0)]);
+    expect(removed.code).toBe(0);
+    const reply = await client.reply();
+    expect(reply.handle).toBe(3n);
+    expect(reply.error).not.toBe(0);
+    await client.reader.waitClosed();
+    relay.up();
+  });
 });
