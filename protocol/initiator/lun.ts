@@ -112,6 +112,7 @@ function fitsTen(lba: bigint, blocks: number): boolean {
 }
 
 const toVoid = map((): void => undefined);
+const toData = map((result: CommandResult): Buffer => result.data);
 
 /** A logical unit of a session's target. */
 export class Lun {
@@ -216,17 +217,19 @@ export class Lun {
     return defer(() => {
       const start = toBigLba(lba);
       checkBlocks(blocks);
-      return this.blockSize().pipe(
-        switchMap((blockSize) => {
-          const length = blocks * blockSize;
-          if (length > 0xffff_ffff) badArgument(`a read of ${length} bytes does not fit one command`);
-          const cdbOptions = { lba: start, blocks, ...(options.fua === undefined ? {} : { fua: options.fua }) };
-          const cdb = fitsTen(start, blocks) ? read10(cdbOptions) : read16(cdbOptions);
-          return this.command(cdb, { read: length });
-        }),
-        map((result) => result.data),
-      );
+      // Block size known (the usual case): no blockSize() Observable and no switchMap per command.
+      const known = this.#blockSize;
+      if (known !== undefined) return this.#read(start, blocks, known, options);
+      return this.blockSize().pipe(switchMap((blockSize) => this.#read(start, blocks, blockSize, options)));
     });
+  }
+
+  #read(start: bigint, blocks: number, blockSize: number, options: BlockIoOptions): Observable<Buffer> {
+    const length = blocks * blockSize;
+    if (length > 0xffff_ffff) badArgument(`a read of ${length} bytes does not fit one command`);
+    const cdbOptions = { lba: start, blocks, ...(options.fua === undefined ? {} : { fua: options.fua }) };
+    const cdb = fitsTen(start, blocks) ? read10(cdbOptions) : read16(cdbOptions);
+    return this.command(cdb, { read: length }).pipe(toData);
   }
 
   /** WRITE `data` (whole blocks) at `lba`. */
@@ -234,19 +237,26 @@ export class Lun {
     return defer(() => {
       const start = toBigLba(lba);
       const chunks = Buffer.isBuffer(data) ? [data] : data;
-      const length = chunks.reduce((n, c) => n + c.length, 0);
-      return this.blockSize().pipe(
-        switchMap((blockSize) => {
-          if (length % blockSize !== 0)
-            badArgument(`${length} bytes are not a whole number of ${blockSize}-byte blocks`);
-          const blocks = checkBlocks(length / blockSize);
-          const cdbOptions = { lba: start, blocks, ...(options.fua === undefined ? {} : { fua: options.fua }) };
-          const cdb = fitsTen(start, blocks) ? write10(cdbOptions) : write16(cdbOptions);
-          return this.command(cdb, { write: chunks });
-        }),
-        toVoid,
-      );
+      let length = 0;
+      for (const chunk of chunks) length += chunk.length;
+      const known = this.#blockSize;
+      if (known !== undefined) return this.#write(start, chunks, length, known, options);
+      return this.blockSize().pipe(switchMap((blockSize) => this.#write(start, chunks, length, blockSize, options)));
     });
+  }
+
+  #write(
+    start: bigint,
+    chunks: readonly Buffer[],
+    length: number,
+    blockSize: number,
+    options: BlockIoOptions,
+  ): Observable<void> {
+    if (length % blockSize !== 0) badArgument(`${length} bytes are not a whole number of ${blockSize}-byte blocks`);
+    const blocks = checkBlocks(length / blockSize);
+    const cdbOptions = { lba: start, blocks, ...(options.fua === undefined ? {} : { fua: options.fua }) };
+    const cdb = fitsTen(start, blocks) ? write10(cdbOptions) : write16(cdbOptions);
+    return this.command(cdb, { write: chunks }).pipe(toVoid);
   }
 
   /** WRITE SAME(16): `blocks` copies of one block (zeros by default), or an unmap with `unmap`. */
