@@ -5,11 +5,16 @@
  * sessions, removed and replaced ones are asked to log out, removed portals close. If any step fails, what the
  * reload opened is closed again and the running target is exactly as before.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../../config/errors.js';
-import { parseTargetConfig, type PortalSpec, type TargetFileConfig } from '../../config/target-config.js';
+import {
+  MAX_TARGET_CONFIG_BYTES,
+  parseTargetConfig,
+  type PortalSpec,
+  type TargetFileConfig,
+} from '../../config/target-config.js';
 import { locate } from '../../config/yaml-locate.js';
 import { openBackend } from '../../backends/spec.js';
 import type { DatamoverListener } from '../../protocol/datamover.js';
@@ -32,7 +37,11 @@ export interface LoadedFile {
  * the target it concerns.
  */
 export async function loadTargetFile(path: string): Promise<LoadedFile> {
-  const text = await readFile(path, 'utf8');
+  const text = await readBounded(path, MAX_TARGET_CONFIG_BYTES + 1);
+  if (Buffer.byteLength(text) > MAX_TARGET_CONFIG_BYTES) {
+    const message = `file is larger than ${MAX_TARGET_CONFIG_BYTES} bytes`;
+    throw new ConfigError(path, { issues: [{ code: 'ERR_CONFIG_TOO_LARGE', line: 1, column: 1, message }] });
+  }
   const parsed = parseTargetConfig(text, path);
   const { warnings, ...config } = parsed;
   try {
@@ -44,6 +53,23 @@ export async function loadTargetFile(path: string): Promise<LoadedFile> {
     throw err;
   }
   return { path, config, warnings: warnings.map((w) => `${path}:${w.line}:${w.column}: ${w.message}`) };
+}
+
+/** At most `limit` bytes of a file as UTF-8 (a larger file is then refused by the parser as too large). */
+async function readBounded(path: string, limit: number): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let filled = 0;
+    for (let reads = 0; filled < limit && reads < 1024; reads++) {
+      const { bytesRead } = await handle.read(buffer, filled, limit - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled).toString('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A server validation error as a ConfigError at the line of the target (or discovery) it names. */

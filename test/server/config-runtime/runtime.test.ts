@@ -211,4 +211,10 @@ describe('TargetRuntime', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toMatch(new RegExp(`^${path}:6:5: target ${B}: the mutual CHAP secret`));
   });
+
+  it('loadTargetFile refuses a file over 1 MiB without reading it all', async () => {
+    const path = join(dir, 'huge.yaml');
+    await writeFile(path, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    await expect(loadTargetFile(path)).rejects.toMatchObject({ code: 'ERR_CONFIG_TOO_LARGE', line: 1 });
+  });
 });
