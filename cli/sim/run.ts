@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
 import type { VirtualScheduler } from '../../sim/clock/virtual-scheduler.js';
 import { EventLog } from '../../sim/trace/event-log.js';
+import { isIserError } from '../../protocol/errors.js';
 import { ExitCode } from '../exit-codes.js';
+import { debugStack } from '../failure.js';
 import type { CliIo } from '../io.js';
 import { FaultRunner } from './faults.js';
 import { humanReport, phaseReport, type SimReport } from './report.js';
@@ -213,9 +215,14 @@ export async function runSim(options: SimOptions, io: CliIo): Promise<SimOutcome
     verified: false,
     readBackBytes: 0,
   };
-  // A run that failed before any command (login refused) is a connection failure, not a limit.
+  // A run that failed before any command (login refused) is a connection failure, not a limit; an error that is
+  // none of ours is a bug.
   let exitCode = exitCodeOf(workload, completed);
-  if (failure !== undefined && exitCode === SIM_EXIT_LIMIT) exitCode = ExitCode.Connection;
+  if (failure !== undefined && exitCode === SIM_EXIT_LIMIT) {
+    exitCode = isIserError(failure) ? ExitCode.Connection : ExitCode.Internal;
+    const stack = exitCode === ExitCode.Internal ? debugStack(failure, []) : undefined;
+    if (stack !== undefined) io.err(stack);
+  }
 
   const counters = state.world?.counters();
   const pcap = scenario.transport === 'softroce' ? state.world?.pcapng() : undefined;
@@ -294,7 +301,7 @@ export async function runSim(options: SimOptions, io: CliIo): Promise<SimOutcome
     );
   } else if (exitCode === SIM_EXIT_LIMIT) {
     io.err(`iser sim: the run stopped early: ${stopReason ?? '?'}`);
-  } else if (exitCode === ExitCode.Connection) {
+  } else if (exitCode === ExitCode.Connection || exitCode === ExitCode.Internal) {
     const first = workload.failures[0];
     io.err(
       `iser sim: ${first === undefined ? (stopReason ?? 'the run failed') : `${workload.failures.length} commands failed; first: ${first.op} ${first.lba}+${first.blocks} in ${first.phase}: ${first.message}`}`,

@@ -13,6 +13,7 @@ import type { SeededRandom } from '../../sim/clock/random.js';
 import type { EventLog, EventValue } from '../../sim/trace/event-log.js';
 import { LatencyHistogram } from '../latency-histogram.js';
 import { clearUnitAttention } from '../session.js';
+import { SimError } from './errors.js';
 import type { FaultRunner } from './faults.js';
 import { SimLunModel, type BlockMismatch } from './lun-model.js';
 import { RangeLock } from './range-lock.js';
@@ -176,7 +177,7 @@ export class Workload {
     const clock = this.#world.clock;
     const state = this.#luns[phase.lun];
     const spec = this.#scenario.target.luns[phase.lun];
-    if (state === undefined || spec === undefined) throw new RangeError(`no LUN ${phase.lun}`);
+    if (state === undefined || spec === undefined) throw new SimError('ERR_SIM_NO_SUCH', `no LUN ${phase.lun}`);
     if (phase.verify) state.verify = true;
     const lunBlocks = spec.bytes / spec.blockSize;
     const latency = new LatencyHistogram();

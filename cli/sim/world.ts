@@ -23,6 +23,7 @@ import { PcapngWriter } from '../../sim/trace/pcapng.js';
 import { IserConnector, IserListener } from '../../transports/iser/index.js';
 import type { VerbsProvider, WcStatus } from '../../transports/verbs.js';
 import { targetEventFields } from '../demo/target-events.js';
+import { SimError } from './errors.js';
 import type { Scenario } from './scenario.js';
 
 /** The target's portal inside the simulator. */
@@ -101,8 +102,7 @@ interface Network {
 }
 
 function unsupported(what: string, transport: string): never {
-  // The scenario schema refuses these; reaching here is a bug.
-  throw new Error(`${what} is not available on ${transport}`);
+  throw new SimError('ERR_SIM_UNSUPPORTED', `${what} is not available on ${transport}`);
 }
 
 function fabricNetwork(scenario: Scenario, clock: VirtualScheduler, random: SeededRandom, log: EventLog): Network {
@@ -317,7 +317,7 @@ export async function openWorld(scenario: Scenario, options: WorldOptions): Prom
     backends,
     connector: (index) => {
       const connector = connectors[index];
-      if (connector === undefined) throw new RangeError(`no initiator ${index}`);
+      if (connector === undefined) throw new SimError('ERR_SIM_NO_SUCH', `no initiator ${index}`);
       return connector;
     },
     pullCable: (ms) => {

@@ -218,6 +218,15 @@ describe('iser sim', () => {
     const none = await iser(['sim', join(dir, 'nope.yaml')]);
     expect(none.code).toBe(5);
     expect(none.stderr).toContain('ENOENT');
+    const small = join(dir, 'small-cli.yaml');
+    await writeFile(small, SMALL);
+    const seeded = await iser(['sim', small, '--seed', '5', '--out', join(dir, 'seeded')]);
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toContain('iser sim: small on the simulated RDMA fabric, seed 5, virtual time');
+    const json = JSON.parse(await readFile(join(dir, 'seeded', 'report.json'), 'utf8')) as {
+      scenario: { seed: number };
+    };
+    expect(json.scenario.seed).toBe(5);
     const help = await iser(['sim', '--help']);
     expect(help.stdout).toContain('6   the run hit its virtual-time limit');
   });
