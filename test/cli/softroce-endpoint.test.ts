@@ -1,8 +1,9 @@
 /**
  * iser:// over soft-RoCE from the CLI (--iser-softroce, cli/softroce-endpoint.ts and cli/connectors.ts): ls, inq,
- * readcap, dd and perf reach our target's soft-RoCE device over UDP on loopback (127.0.79.1 → 127.0.79.2), and
+ * readcap, dd, perf and conformance reach our target's soft-RoCE device over UDP on loopback (127.x.y.1 → .2), and
  * --pcap writes their RoCEv2 datagrams, which tshark reads as RRoCE carrying iSER and iSCSI.
  */
+import { randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +20,10 @@ import { layers, runTshark } from '../support/tshark.js';
 import { missing } from '../support/tools.js';
 import { iser, TEST_IQN } from './support.js';
 
-const CLI_ADDRESS = '127.0.79.1';
-const TARGET_ADDRESS = '127.0.79.2';
+// A loopback net of its own per run, so parallel runs on this machine do not answer each other's port 4791.
+const NET = `127.${randomInt(64, 250)}.${randomInt(1, 250)}`;
+const CLI_ADDRESS = `${NET}.1`;
+const TARGET_ADDRESS = `${NET}.2`;
 
 describe('softRoceTarget (the --iser-softroce flags)', () => {
   it('takes a loopback address, and a peer port only off 4791', () => {
