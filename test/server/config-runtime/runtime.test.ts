@@ -217,4 +217,33 @@ describe('TargetRuntime', () => {
     await writeFile(path, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
     await expect(loadTargetFile(path)).rejects.toMatchObject({ code: 'ERR_CONFIG_TOO_LARGE', line: 1 });
   });
+
+  it('a reload opens an iSER portal (soft-RoCE over UDP loopback) and a later one closes it', async () => {
+    const link = new UdpLink();
+    const runtime = await TargetRuntime.start(parse(yaml([A])), {
+      logoutDeadlineSeconds: 1,
+      portals: { roceLink: link },
+    });
+    const device = await SoftRoceProvider.open({ link, address: '127.0.0.3', scheduler: asyncScheduler });
+    try {
+      const iser = '{ transport: iser, host: 127.0.0.1, port: 0, provider: softroce-udp }';
+      const tcp = '{ transport: tcp, host: 127.0.0.1, port: 0 }';
+      const opened = await runtime.reload(parse(yaml([A], [tcp, iser])));
+      expect(opened).toMatchObject({ portalsOpened: ['iser/softroce-udp 127.0.0.1:0'], unchanged: [A] });
+      const address = runtime.portals[1]!.listener.address;
+      const connector = new IserConnector(device, { scheduler: asyncScheduler, connectTimeoutMs: 5000 });
+      const initiator = new ScriptedInitiator(await within(connector.connect(address), 20_000, 'iSER connect'));
+      const isid = { type: 2, a: 0, b: 2, c: 2, d: 2 } as const;
+      await within(initiator.login({ initiatorName: HOST, targetName: A, isid, transport: 'iser' }), 20_000, 'login');
+      expect(await within(io(initiator, 0x77), 20_000, 'I/O over iSER')).toBe(true);
+      const closed = await runtime.reload(parse(yaml([A], [tcp])));
+      expect(closed).toMatchObject({ portalsClosed: ['iser/softroce-udp 127.0.0.1:0'], portalsOpened: [] });
+      // The session through the closed portal stays until it logs out.
+      expect(await within(io(initiator, 0x78), 20_000, 'I/O after the portal closed')).toBe(true);
+      await within(initiator.logout(), 20_000, 'logout');
+    } finally {
+      await runtime.close();
+      await device.close();
+    }
+  });
 });
