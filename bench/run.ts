@@ -87,7 +87,9 @@ const goalRow = (
 
 /** A benchmark that prints its own tables, run as `node --import tsx FILE` with a time bound. */
 function childBench(name: string, file: string, timeoutMs: number): Bench {
-  const path = fileURLToPath(new URL(file, import.meta.url));
+  // Compiled (bench/compiled.sh), this module is .js and so are its siblings.
+  const source = fileURLToPath(new URL(file, import.meta.url));
+  const path = existsSync(source) ? source : source.replace(/\.ts$/, '.js');
   return {
     name,
     needs: [],
