@@ -95,11 +95,16 @@ export class MemoryBackend implements BlockBackend {
 
   private readNow(lba: number, blocks: number): readonly Buffer[] {
     checkRange(lba, blocks, this.count);
-    const out = this.slab.zeroed(blocks * this.blockSize);
+    // Uninitialised: forEachChunkPart visits every block once, and each part is copied or zeroed.
+    const out = this.slab.uninitialised(blocks * this.blockSize);
     this.forEachChunkPart(lba, blocks, (chunk, first, n, outBlock) => {
-      if (chunk === undefined) return; // never written: already zero
+      const at = outBlock * this.blockSize;
+      if (chunk === undefined) {
+        out.fill(0, at, at + n * this.blockSize); // never written
+        return;
+      }
       const start = first * this.blockSize;
-      chunk.data.copy(out, outBlock * this.blockSize, start, start + n * this.blockSize);
+      chunk.data.copy(out, at, start, start + n * this.blockSize);
     });
     return [out];
   }

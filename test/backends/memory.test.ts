@@ -108,4 +108,13 @@ describe('MemoryBackend', () => {
     await backend.resize(8);
     expect(Buffer.concat(await backend.read(6, 2)).every((b) => b === 0)).toBe(true);
   });
+
+  it('reads never-written blocks as zeros even when its read buffers held data before (uninitialised slab pieces)', async () => {
+    const backend = new MemoryBackend(64, { blockSize: 512, chunkBytes: 4 * 512 });
+    await backend.write(0, [Buffer.alloc(8 * 512, 0xa5)], { fua: false });
+    for (let i = 0; i < 300; i++) await backend.read(0, 8); // slab pieces full of 0xa5
+    const data = Buffer.concat(await backend.read(6, 8)); // blocks 6-7 written, 8-13 never
+    expect(data.subarray(0, 2 * 512).every((b) => b === 0xa5)).toBe(true);
+    expect(data.subarray(2 * 512).every((b) => b === 0)).toBe(true);
+  });
 });
