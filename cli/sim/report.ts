@@ -52,7 +52,10 @@ export interface SimReport {
   readonly total: PhaseReport;
   readonly reconnects: number;
   readonly connectionsLost: number;
+  /** The faults that fired, in order. */
   readonly faults: readonly FiredFault[];
+  /** Faults of the plan that never fired (the workload ended before their time or operation count). */
+  readonly faultsNotFired: number;
   readonly transport: WorldCounters & { readonly copiesPerByte: number | null };
   readonly verification: {
     /** True when reads were checked, everything was read back and nothing differed or failed. */
@@ -159,9 +162,10 @@ export function humanReport(report: SimReport): string[] {
     ['sessions', `${report.sessions} (reconnects ${report.reconnects}, connections lost ${report.connectionsLost})`],
     [
       'faults',
-      report.faults.length === 0
+      (report.faults.length === 0
         ? 'none'
-        : report.faults.map((f) => `${f.kind} at ${f.atMs.toFixed(3)} ms (after ${f.afterOps} ops)`).join('; '),
+        : report.faults.map((f) => `${f.kind} at ${f.atMs.toFixed(3)} ms (after ${f.afterOps} ops)`).join('; ')) +
+        (report.faultsNotFired > 0 ? `; ${report.faultsNotFired} never fired (the workload ended first)` : ''),
     ],
     ['retransmissions', `${group(t.retransmissions)} (RNR NAKs ${group(t.rnrNaks)})`],
     [

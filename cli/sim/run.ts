@@ -245,6 +245,7 @@ export async function runSim(options: SimOptions, io: CliIo): Promise<SimOutcome
     reconnects: workload.reconnects,
     connectionsLost: workload.connectionsLost,
     faults: state.faults?.fired ?? [],
+    faultsNotFired: scenario.faults.length - (state.faults?.fired.length ?? 0),
     transport: {
       retransmissions: counters?.retransmissions ?? 0,
       rnrNaks: counters?.rnrNaks ?? 0,

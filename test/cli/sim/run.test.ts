@@ -203,13 +203,19 @@ describe('iser sim', () => {
     LONG,
   );
 
-  it('exits 6 at the virtual-time limit with a partial report', async () => {
+  it('exits 6 at the virtual-time limit with a partial report; says when a fault never fired', async () => {
     const file = join(dir, 'limited.yaml');
     await writeFile(file, SMALL.replace('name: small', 'name: limited\nlimits: { virtualTime: 0.1ms }'));
     const run = await sim({ scenario: file, out: 'limited' });
     expect(run.exitCode).toBe(6);
     expect(run.report?.completed).toBe(false);
     expect(run.report?.stopReason).toContain('virtual-time limit');
+    const late = join(dir, 'late.yaml');
+    await writeFile(late, `${SMALL}faults:\n  - { kind: pull-cable, afterOps: 1000 }\n`);
+    const unfired = await sim({ scenario: late, out: 'late' });
+    expect(unfired.exitCode).toBe(0);
+    expect(unfired.report).toMatchObject({ faults: [], faultsNotFired: 1 });
+    expect(unfired.stdout).toContain('1 never fired (the workload ended first)');
   });
 
   it('through the command line: a bad file exits 1 naming the line, a missing one 5', async () => {
