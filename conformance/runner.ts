@@ -54,7 +54,10 @@ export interface RunConformanceOptions {
   readonly initiatorName?: string;
 }
 
-/** How long a run may overrun its property's share before it is cut (each step has its own, shorter bound). */
+/**
+ * How long a run may overrun its property's share before it is cut: at least one step's own bound more, so a target
+ * that never answers is reported by that step's timeout (a finding), not hidden by the cut (a run that proves nothing).
+ */
 const BUDGET_GRACE_MS = 10_000;
 
 /** Budget below which a property is not worth starting. */
@@ -179,7 +182,7 @@ async function runProperty(
         `${property.id}:${runNumber}`,
         notes,
         counts,
-        started + shareMs + BUDGET_GRACE_MS,
+        started + shareMs + Math.max(BUDGET_GRACE_MS, suite.opTimeoutMs + 2000),
       );
       let failure: unknown;
       let failed = false;

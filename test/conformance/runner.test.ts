@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { asyncScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConformanceError } from '../../conformance/errors.js';
-import { defineProperty } from '../../conformance/property.js';
+import { defineProperty, type ConformanceProperty } from '../../conformance/property.js';
 import { runConformance } from '../../conformance/runner.js';
 import type { ConformanceTarget } from '../../conformance/target.js';
 import { IserError } from '../../protocol/errors.js';
@@ -29,7 +29,7 @@ const unreachable: ConformanceTarget = {
   tapTcp: false,
 };
 
-function property(name: string, check: () => Promise<void>) {
+function property(name: string, check: () => Promise<void>): ConformanceProperty {
   return defineProperty<number>({
     group: 'sequencing',
     name,
@@ -43,6 +43,30 @@ function property(name: string, check: () => Promise<void>) {
 }
 
 describe('runConformance results', () => {
+  it('reports a step the target never answers as a failure even when its bound is longer than the grace', async () => {
+    // 11 s per step against a 10 s grace: the cut must wait for the step's own timeout.
+    const report = await runConformance({
+      target: { ...unreachable, opTimeoutMs: 11_000 },
+      budgetSeconds: 0.5,
+      seed: 1,
+      properties: [
+        defineProperty<number>({
+          group: 'sequencing',
+          name: 'never-answered',
+          rfc: 'RFC 7143 §11.4.5',
+          title: 'a command the target never answers',
+          runs: 1,
+          needsLun: false,
+          arbitrary: () => fc.nat(),
+          check: (run) => run.bounded(new Promise<never>(() => undefined), 'READ(10) of 0 blocks'),
+        }),
+      ],
+    });
+    const [result] = report.results;
+    expect(result?.status).toBe('failed');
+    expect(result?.failure?.message).toMatch(/READ\(10\) of 0 blocks/);
+  }, 30_000);
+
   it('skips a property whose every run the budget cut, and passes one whose runs completed', async () => {
     const report = await runConformance({
       target: unreachable,
