@@ -433,11 +433,12 @@ async function reloadFile(
   levelOverride: LogLevel | undefined,
 ): Promise<ReloadReport | undefined> {
   let report: ReloadReport;
+  let level: LogLevel;
   try {
     const loaded = await loadTargetFile(path);
     for (const warning of loaded.warnings) log.warn({ event: 'config-warning' }, warning);
     report = await runtime.reload(loaded.config);
-    if (levelOverride === undefined) log.level = loaded.config.logging.level;
+    level = loaded.config.logging.level;
   } catch (err) {
     const where = err instanceof ConfigError ? { file: err.file, line: err.line, column: err.column } : { file: path };
     log.error(
@@ -468,6 +469,8 @@ async function reloadFile(
   for (const target of report.removed) {
     log.info({ event: 'target-removed', target }, `target ${target} removed: its sessions are asked to log out`);
   }
+  // The new level applies after the reload's own lines, so they are written at the level they were asked under.
+  if (levelOverride === undefined) log.level = level;
   return report;
 }
 

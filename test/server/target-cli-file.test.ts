@@ -198,4 +198,24 @@ describe('iser target -c', () => {
     expect(logs.find((e) => e.event === 'connection-close' && e.conn === 1)).toMatchObject({ conn: 1, cid: 0 });
     for (const entry of logs) expect(typeof entry.time).toBe('string');
   });
+
+  it('a reload applies logging.level at once, unless --log-level was given', async () => {
+    const path = join(dir, 'levels.yaml');
+    const levels = async (argv: readonly string[]): Promise<string[]> => {
+      await writeFile(path, yaml([A]));
+      const { entries } = await run([...argv, '-c', path], async (target, info) => {
+        await writeFile(path, yaml([A], 'logging:\n  level: warn'));
+        await info.reload();
+        // An info event after the reload: a connection opening and closing.
+        const connection = await new TcpConnector().connect(target.portals[0]!.address);
+        await connection.close();
+      });
+      return entries().map((e) => String(e.event));
+    };
+    const fromFile = await levels([]);
+    expect(fromFile).toContain('reload');
+    expect(fromFile).not.toContain('connection-open');
+    const overridden = await levels(['--log-level', 'info']);
+    expect(overridden).toContain('connection-open');
+  });
 });
