@@ -10,6 +10,7 @@ import type { TransportKind } from '../protocol/text/negotiator.js';
 import { IserConnector } from '../transports/iser/connector.js';
 import { TcpConnector } from '../transports/tcp/connector.js';
 import type { VerbsProvider } from '../transports/verbs.js';
+import { ROCE_PORT } from '../sim/roce/link/link.js';
 import { CliError } from './errors.js';
 import { CapturingTcpConnector } from './pcap/capturing-tcp-connector.js';
 import type { CommandContext } from './context.js';
@@ -87,6 +88,14 @@ export function softRoceDevice(
         seed: randomUUID(),
       });
       ctx.onClose(() => provider.close());
+      if (provider.port !== ROCE_PORT) {
+        // A target answers a RoCE peer on 4791: one in another process will not find this port.
+        ctx.noteOnce(
+          'softroce-port',
+          `note: UDP ${ROCE_PORT} on ${endpoint.address} is taken (kernel rxe?); the soft-RoCE device listens on ` +
+            `${provider.port}, which only a target told so can answer`,
+        );
+      }
       return provider;
     })();
     softRoceDevices.set(ctx, device);

@@ -4,6 +4,7 @@
  * --pcap writes their RoCEv2 datagrams, which tshark reads as RRoCE carrying iSER and iSCSI.
  */
 import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,23 @@ describe('iser:// over soft-RoCE on UDP loopback', () => {
       rest: ['iser://h/iqn.x/0', '--only', 'data'],
     });
     expect(() => takeOwnFlags(['--pcap'])).toThrow(/needs a value/);
+  });
+
+  it('says so when UDP 4791 on its address is taken (the target cannot answer another port)', async () => {
+    const squatter = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject);
+      squatter.bind(4791, CLI_ADDRESS, resolve);
+    });
+    try {
+      const run = await iser(['readcap', ...flags, '--login-timeout', '1s', url(0)]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`^note: UDP 4791 on ${CLI_ADDRESS.replaceAll('.', '\\.')} is taken`, 'm'));
+    } finally {
+      await new Promise<void>((resolve) => {
+        squatter.close(resolve);
+      });
+    }
   });
 
   it('exits 1 for a non-loopback --iser-softroce', async () => {
