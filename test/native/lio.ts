@@ -5,17 +5,8 @@
  * Straight configfs: targetcli would need a D-Bus system bus and many seconds of python start-up under TCG.
  * Needs root, the LIO modules and configfs mounted at /sys/kernel/config (the rxe guest has all three).
  */
-import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  rmdirSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 
 const CONFIGFS = '/sys/kernel/config/target';
 const MODULES = ['target_core_mod', 'iscsi_target_mod', 'target_core_file', 'ib_isert'] as const;
@@ -39,8 +30,11 @@ export interface LioTarget {
   readonly port: number;
   /** Whether the portal took `iser=1` (false: the kernel has no ib_isert or no RDMA device under the address). */
   readonly iser: boolean;
-  /** Removes everything {@link startLio} made (best effort, in reverse order). */
-  stop(): void;
+  /**
+   * Removes everything {@link startLio} made (best effort, in reverse order, in a child process); resolves with a
+   * note when LIO kept it from finishing in time.
+   */
+  stop(): Promise<string | undefined>;
 }
 
 /** Why LIO cannot be set up here (loading its modules when possible), or undefined when it can. */
@@ -55,34 +49,62 @@ export function lioUnavailable(): string | undefined {
   return existsSync(CONFIGFS) ? undefined : `${CONFIGFS} is missing (configfs not mounted?)`;
 }
 
+/** How long teardown may take before it is left to finish (or hang) on its own. */
+const TEARDOWN_MS = 20_000;
+
+/** Quotes a path for sh. */
+function sh(path: string): string {
+  return `'${path.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * Runs the teardown commands in a detached shell, waiting at most {@link TEARDOWN_MS}: LIO can leave a portal's
+ * login thread stuck (an iSER login abandoned mid-negotiation), and then rmdir of the portal blocks in the kernel
+ * (D state) for good. In a child process that blocks only the child, never this process. Resolves with a note when
+ * the shell did not finish.
+ */
+function runTeardown(commands: readonly string[]): Promise<string | undefined> {
+  if (commands.length === 0) return Promise.resolve(undefined);
+  // Each step on its own: a failed one must not stop the rest from freeing what they hold.
+  const script = [...commands].reverse().join(' 2>/dev/null; ');
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    const timer = setTimeout(() => {
+      child.unref();
+      resolve(
+        `LIO teardown still blocked after ${TEARDOWN_MS} ms (left running): ${commands[commands.length - 1] ?? ''}`,
+      );
+    }, TEARDOWN_MS);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve(`LIO teardown failed to start: ${err.message}`);
+    });
+  });
+}
+
 /** Sets the target up; on a failure part-way, removes what it made and throws. */
-export function startLio(options: LioOptions): LioTarget {
+export async function startLio(options: LioOptions): Promise<LioTarget> {
   const backstore = `${CONFIGFS}/core/fileio_${options.hba}/lun0`;
   const tpg = `${CONFIGFS}/iscsi/${options.iqn}/tpgt_1`;
   const np = `${tpg}/np/${options.address}:${options.port}`;
-  const undo: (() => void)[] = [];
-  const stop = (): void => {
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch {
-        // best effort: later steps may still free what they hold
-      }
-    }
-    undo.length = 0;
+  // Shell commands that undo each step, in the order the steps were done (run in reverse).
+  const undo: string[] = [];
+  const stop = async (): Promise<string | undefined> => {
+    const commands = undo.splice(0);
+    return runTeardown(commands);
   };
   const dir = (path: string): void => {
     mkdirSync(path, { recursive: true });
-    undo.push(() => {
-      rmdirSync(path);
-    });
+    undo.push(`rmdir ${sh(path)}`);
   };
   try {
     mkdirSync('/etc/target', { recursive: true }); // LIO's db_root: enabling a TPG fails without it
     writeFileSync(options.file, '');
-    undo.push(() => {
-      rmSync(options.file, { force: true });
-    });
+    undo.push(`rm -f ${sh(options.file)}`);
     execFileSync('truncate', ['-s', String(options.sizeBytes), options.file], { timeout: 10_000 });
     dir(`${CONFIGFS}/core/fileio_${options.hba}`);
     dir(backstore);
@@ -92,9 +114,7 @@ export function startLio(options: LioOptions): LioTarget {
     dir(tpg);
     dir(`${tpg}/lun/lun_0`);
     symlinkSync(backstore, `${tpg}/lun/lun_0/lun0`);
-    undo.push(() => {
-      unlinkSync(`${tpg}/lun/lun_0/lun0`);
-    });
+    undo.push(`rm ${sh(`${tpg}/lun/lun_0/lun0`)}`);
     dir(np);
     let iser = true;
     try {
@@ -108,12 +128,10 @@ export function startLio(options: LioOptions): LioTarget {
     writeFileSync(`${tpg}/attrib/demo_mode_write_protect`, '0');
     writeFileSync(`${tpg}/attrib/cache_dynamic_acls`, '1');
     writeFileSync(`${tpg}/enable`, '1');
-    undo.push(() => {
-      writeFileSync(`${tpg}/enable`, '0');
-    });
+    undo.push(`echo 0 > ${sh(`${tpg}/enable`)}`);
     return { iqn: options.iqn, address: options.address, port: options.port, iser, stop };
   } catch (err) {
-    stop();
+    await stop();
     throw err;
   }
 }
