@@ -2,6 +2,7 @@
  * `iser daemon [--socket PATH] [--nbd-dir DIR]`: the iscsid role. Serves until SIGINT/SIGTERM, then logs every
  * session out, removes its sockets and exits 0. A second daemon on the same socket exits 2 and leaves the first alone.
  */
+import { randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { asyncScheduler } from 'rxjs';
 import { TcpConnector } from '../../transports/tcp/connector.js';
@@ -42,7 +43,14 @@ async function transports(flags: DaemonFlags): Promise<{ providers: TransportPro
     import('../../sim/roce/link/udp-link.js'),
     import('../../transports/iser/connector.js'),
   ]);
-  const provider = await SoftRoceProvider.open({ link: new UdpLink(), address, scheduler: asyncScheduler });
+  // A fresh seed per daemon start: a seeded device would reuse its CM comm IDs and QPNs, and a long-lived target
+  // still holding the last daemon's connection would take the new CM REQ for a retransmission and ignore it.
+  const provider = await SoftRoceProvider.open({
+    link: new UdpLink(),
+    address,
+    scheduler: asyncScheduler,
+    seed: randomUUID(),
+  });
   return {
     providers: {
       tcp: TCP,
