@@ -10,7 +10,9 @@ export type TargetServerErrorCode =
   /** A login did not finish within the login timeout. */
   | 'ERR_SERVER_LOGIN_TIMEOUT'
   /** The command line could not be understood. */
-  | 'ERR_SERVER_USAGE';
+  | 'ERR_SERVER_USAGE'
+  /** A LUN's backend could not be opened (the cause says why: a missing directory, a bad size...). */
+  | 'ERR_SERVER_BACKEND';
 
 /** A target server failure. */
 export class TargetServerError extends IserError<TargetServerErrorCode> {}

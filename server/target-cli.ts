@@ -494,7 +494,7 @@ const EXIT_FAILURE = 2;
 
 /** A mistake in what the user asked for, as opposed to a failure while serving (e.g. the port is taken). */
 function isUsageError(err: unknown): boolean {
-  if (err instanceof TargetServerError) return err.code === 'ERR_SERVER_USAGE';
+  if (err instanceof TargetServerError) return err.code === 'ERR_SERVER_USAGE' || err.code === 'ERR_SERVER_BACKEND';
   return (
     err instanceof ConfigError ||
     (isIserError(err) && (err.code.startsWith('ERR_TARGET_CONFIG') || err.code.startsWith('ERR_BACKEND')))

@@ -9,6 +9,7 @@ import type { TargetFileConfig, TargetSpec } from '../../config/target-config.js
 import type { BlockBackend } from '../../protocol/scsi/backend.js';
 import type { ChapConfig, TargetConfig, TargetNodeConfig } from '../../protocol/target/index.js';
 import { targetKey } from '../../protocol/target/index.js';
+import { TargetServerError } from '../errors.js';
 
 /** The portal group every target.yaml portal belongs to. */
 export const FILE_PORTAL_GROUP = 1;
@@ -77,7 +78,16 @@ export async function buildTargetConfig(
         const bKey = backendKey(spec.iqn, lun.lun, lun.backend);
         let backend = previous?.backends.get(bKey);
         if (backend === undefined) {
-          backend = await open(lun.backend);
+          try {
+            backend = await open(lun.backend);
+          } catch (err) {
+            const why = err instanceof Error ? err.message : String(err);
+            throw new TargetServerError(
+              'ERR_SERVER_BACKEND',
+              `target ${spec.iqn} LUN ${lun.lun}: cannot open ${lun.backend}: ${why}`,
+              { cause: err },
+            );
+          }
           opened.push(backend);
         }
         backends.set(bKey, backend);

@@ -103,6 +103,15 @@ describe('iser target -c', () => {
     expect(out).toEqual([]);
   });
 
+  it('names the target and LUN whose backend cannot be opened, and exits 1', async () => {
+    const path = join(dir, 'backend.yaml');
+    await writeFile(path, yaml([A]).replace('0: mem:1M', `0: file:${join(dir, 'no-such-dir', 'l.img')}:1M`));
+    const { code, err, out } = await run(['-c', path]);
+    expect(code).toBe(1);
+    expect(err.join('\n')).toContain(`error: ERR_SERVER_BACKEND: target ${A} LUN 0: cannot open file:`);
+    expect(out).toEqual([]);
+  });
+
   it('says when the file cannot be read', async () => {
     const { code, err } = await run(['-c', join(dir, 'absent.yaml')]);
     expect(code).toBe(1);

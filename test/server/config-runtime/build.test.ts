@@ -104,7 +104,10 @@ describe('buildTargetConfig', () => {
     let calls = 0;
     const failing = (spec: string): Promise<BlockBackend> =>
       ++calls === 2 ? Promise.reject(new Error('no room')) : open(spec);
-    await expect(buildTargetConfig(parse(BASE), undefined, failing)).rejects.toThrow('no room');
+    await expect(buildTargetConfig(parse(BASE), undefined, failing)).rejects.toMatchObject({
+      code: 'ERR_SERVER_BACKEND',
+      message: 'target iqn.2024-01.org.example:a LUN 1: cannot open mem:2M: no room',
+    });
     expect(closed).toEqual(['mem:1M']);
   });
 });
