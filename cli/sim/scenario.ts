@@ -13,7 +13,7 @@ import type { ConfigWarning } from '../../config/errors.js';
 import { parseYamlWithSchema } from '../../config/yaml-schema.js';
 import { isTargetNodeName } from '../../protocol/target/validate.js';
 import { isIscsiName } from '../../protocol/text/config.js';
-import { PATH_MTUS, type PathMtu } from '../../sim/roce/rc/attributes.js';
+import { DEFAULT_PATH_MTU, PATH_MTUS, type PathMtu } from '../../sim/roce/rc/attributes.js';
 import { WC_STATUSES } from '../../sim/fabric/fault-plan.js';
 import type { WcStatus } from '../../transports/verbs.js';
 
@@ -165,12 +165,12 @@ const link = z
     mtu: z
       .number()
       .refine((n) => (PATH_MTUS as readonly number[]).includes(n), `must be one of ${PATH_MTUS.join(', ')}`)
-      .default(1024),
+      .optional(),
     loss: probability.default(0),
     duplicate: probability.default(0),
     reorder: probability.default(0),
   })
-  .default({ latency: 0.005, jitter: 0, bandwidthGbps: 100, mtu: 1024, loss: 0, duplicate: 0, reorder: 0 });
+  .default({ latency: 0.005, jitter: 0, bandwidthGbps: 100, loss: 0, duplicate: 0, reorder: 0 });
 
 const lun = z
   .strictObject({
@@ -316,6 +316,13 @@ const schema = z
     });
     if (transport === 'fabric') {
       const l = s.topology.link;
+      if (l.mtu !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'mtu needs transport softroce (the fabric moves whole messages)',
+          path: ['topology', 'link', 'mtu'],
+        });
+      }
       for (const key of ['loss', 'duplicate', 'reorder'] as const) {
         if (l[key] > 0) {
           ctx.addIssue({
@@ -345,7 +352,7 @@ function toScenario(value: z.output<typeof schema>, file: string): Scenario {
       latencyMs: t.link.latency,
       jitterMs: t.link.jitter,
       bandwidthGbps: t.link.bandwidthGbps,
-      mtu: t.link.mtu as PathMtu,
+      mtu: (t.link.mtu ?? DEFAULT_PATH_MTU) as PathMtu,
       loss: t.link.loss,
       duplicate: t.link.duplicate,
       reorder: t.link.reorder,

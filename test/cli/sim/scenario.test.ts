@@ -94,6 +94,18 @@ describe('scenario files', () => {
     ]);
   });
 
+  it('refuses soft-RoCE link settings on the fabric', () => {
+    const text = MINIMAL.replace('  transport: fabric', '  transport: fabric\n  link: { mtu: 2048, loss: 0.1 }');
+    expect(issues(text).map((i) => [i.line, i.message])).toEqual([
+      [3, 'topology.link.mtu: mtu needs transport softroce (the fabric moves whole messages)'],
+      [3, 'topology.link.loss: loss needs transport softroce (the fabric delivers every message)'],
+    ]);
+    expect(parseScenario(text.replace('transport: fabric', 'transport: softroce')).link).toMatchObject({
+      mtu: 2048,
+      loss: 0.1,
+    });
+  });
+
   it('refuses a fault with both or neither trigger, and a bad duration', () => {
     const text = `${MINIMAL}faults:\n  - { kind: pull-cable }\n  - { kind: rnr-storm, at: soon, duration: 1ms }\n`;
     const found = issues(text);
