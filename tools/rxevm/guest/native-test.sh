@@ -44,14 +44,22 @@ rc=0
 # Bounded twice: vitest's own per-test timeouts, and this hard limit on the whole run. One file at a time:
 # LIO's configfs tree, iscsid and the SCSI hosts are global to the guest, so files must not race.
 # shellcheck disable=SC2086 # NATIVE_TEST_FILTER is a list of filters
+# A copy of the output goes to /tmp/vitest.out through a process substitution, not a pipe: a worker stuck in D
+# state keeps its stdout open forever, and a pipe's reader would wait for it.
 timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-780}" node node_modules/vitest/vitest.mjs run ${NATIVE_TEST_FILTER:-test/native} \
-  --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" || rc=$?
+  --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" \
+  > >(tee /tmp/vitest.out) 2>&1 || rc=$?
 
 kill "$watchdog_pid" 2>/dev/null
 counts=$(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-' "$SHARE/results.json" 2>/dev/null) || counts="0 passed, 1 failed (no report; vitest rc=$rc)"
+' "$SHARE/results.json" 2>/dev/null) || {
+  # vitest writes its JSON report only at the end: killed, it leaves none. Say which files had finished.
+  echo "native-test: vitest left no report (rc=$rc); files finished before that:"
+  grep -E '^ (✓|❯|↓) test/' /tmp/vitest.out | sed 's/^/    /'
+  counts="0 passed, 1 failed (no report; vitest rc=$rc)"
+}
 awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "native-test: %.1fs in the guest\n", b-a}'
 echo "native-test: $counts"
 exit $rc
