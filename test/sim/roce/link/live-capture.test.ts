@@ -88,7 +88,7 @@ async function capturedSession(
   let capture: ChildProcess | undefined;
   try {
     const ports = [env.a.port, env.b.port];
-    capture = await startCapture(path, `udp and (port ${ports[0]} or port ${ports[1]}) and host 127.0.0.2`);
+    capture = await startCapture(path, `udp and (port ${ports[0]} or port ${ports[1]}) and host ${env.b.address}`);
     await runSession(env, await connect(env, 0));
     await new Promise((resolve) => setTimeout(resolve, 300));
     await stopCapture(capture);

@@ -1,5 +1,5 @@
 /**
- * The Verbs contract on soft-RoCE over real UDP sockets on loopback (127.0.0.1 ↔ 127.0.0.2), in real time.
+ * The Verbs contract on soft-RoCE over real UDP sockets on loopback (127.x.y.1 ↔ 127.x.y.2, a random net per environment), in real time.
  */
 import { verbsContract } from '../../../support/verbs-contract.js';
 import { makeUdpEnv } from './udp-env.js';

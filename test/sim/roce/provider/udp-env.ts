@@ -1,7 +1,9 @@
 /**
- * Two soft-RoCE devices on real UDP over loopback in real time: 127.0.0.1 (a) and 127.0.0.2 (b), port 4791 each
- * (or ephemeral ports when 4791 is taken). Every wait is bounded; sockets are closed on dispose.
+ * Two soft-RoCE devices on real UDP over loopback in real time: 127.x.y.1 (a) and 127.x.y.2 (b) on a random
+ * loopback net per environment, port 4791 each (or ephemeral ports when 4791 is taken). Every wait is bounded;
+ * sockets are closed on dispose.
  */
+import { randomInt } from 'node:crypto';
 import { asyncScheduler } from 'rxjs';
 import { PcapTap } from '../../../../sim/roce/link/pcap-tap.js';
 import { UdpLink, type UdpLinkOptions } from '../../../../sim/roce/link/udp-link.js';
@@ -30,6 +32,12 @@ export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T
   });
 }
 
+/** Two addresses on a random 127.x.y.0/24 (127.0.0.0/16 left to tests that name their addresses). */
+export function loopbackPair(): [string, string] {
+  const net = `127.${randomInt(64, 250)}.${randomInt(1, 250)}`;
+  return [`${net}.1`, `${net}.2`];
+}
+
 /** Options of {@link makeUdpEnv}. */
 export interface UdpEnvOptions {
   readonly addresses?: readonly [string, string];
@@ -43,7 +51,9 @@ export interface UdpEnvOptions {
 
 /** Opens both devices. */
 export async function makeUdpEnv(options: UdpEnvOptions = {}): Promise<UdpEnv> {
-  const [addressA, addressB] = options.addresses ?? ['127.0.0.1', '127.0.0.2'];
+  // A net of its own: test files run in parallel, and two devices on one address would share 4791 (the second
+  // falls back to an ephemeral port), so another file's device, sending to 4791, would reach ours.
+  const [addressA, addressB] = options.addresses ?? loopbackPair();
   const tap = new PcapTap(asyncScheduler);
   const link = new UdpLink({ tap, ...options.link });
   const [linkA, linkB] = options.links ?? [link, link];
