@@ -45,8 +45,9 @@ async function agree(run: RunContext, offers: NegotiationConfig): Promise<void> 
   const data = Buffer.alloc(region.blocks * blockSize, 0xa5);
   const p = session.params;
   const agreed = `${iser ? 'RDSL' : 'MaxRecvDataSegmentLength'} ${p.maxRecvDataSegmentLength.initiator}/${p.maxRecvDataSegmentLength.target}, MaxBurstLength ${p.maxBurstLength}, FirstBurstLength ${p.firstBurstLength}, ImmediateData ${p.immediateData ? 'Yes' : 'No'}, InitialR2T ${p.initialR2T ? 'Yes' : 'No'}`;
-  // A target that agreed to values it cannot live with fails here (LIO's isert takes TargetRecvDataSegmentLength
-  // up to 16 MiB but posts 8 KiB receives): name the values, not just the lost connection.
+  // A target that agreed to values it cannot live with fails here (LIO's isert agreed to a 12 MB
+  // TargetRecvDataSegmentLength, then could not receive 64 KiB of immediate data): name the values, not just the
+  // lost connection.
   const moved = async <T>(work: Promise<T>, what: string): Promise<T> => {
     try {
       return await run.bounded(work, what);
