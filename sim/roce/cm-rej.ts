@@ -53,6 +53,19 @@ export const CmRejectReason = {
   VendorOptionNotSupported: 35,
 } as const;
 
+const REASON_NAMES = new Map<number, string>(Object.entries(CmRejectReason).map(([name, code]) => [code, name]));
+
+/** A reject reason in words for messages: 10 → "stale connection"; an unknown code → "reason 99". */
+export function cmRejectReasonText(reason: number): string {
+  const name = REASON_NAMES.get(reason);
+  if (name === undefined) return `reason ${reason}`;
+  return name
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .replace(/\bqp\b/, 'QP')
+    .replace(/\beec\b/, 'EEC');
+}
+
 /** A decoded CM REJ. */
 export interface CmRej {
   /** Discriminator. */

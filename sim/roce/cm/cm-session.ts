@@ -4,9 +4,10 @@
  * numbers and PSNs), and carries out the actions.
  *
  * Active side: REQ sent → (MRA: wait longer) → REP → RTU sent → established; REJ fails the connect; the REQ is
- * resent on each response timeout, at most `maxRetries` times. Passive side: REQ received → the consumer
- * accepts (REP sent, resent on timeout and on a repeated REQ) or rejects (REJ); established on RTU or on the
- * first packet of the connection (COMM_EST). A repeated REQ while the consumer decides gets an MRA.
+ * resent on each response timeout, at most `maxRetries` times; a REJ "stale connection" puts it in time-wait.
+ * Passive side: REQ received → the consumer accepts (REP sent, resent on its timeout only) or rejects (REJ);
+ * established on RTU or on the first packet of the connection (COMM_EST). A repeated REQ while the consumer
+ * decides gets an MRA (rdma_cm's delayed MRA); in any later state ib_cm ignores it (`cm_dup_req_handler`).
  * Teardown: DREQ (resent on timeout) → DREP, or DREQ received → DREP; then time-wait, then closed.
  */
 import type { CmDrep, CmDreq } from '../cm-disconnect.js';
@@ -70,7 +71,6 @@ export class CmSession {
   #retriesLeft: number;
   /** The last message that is resent on a timeout (REQ, REP or DREQ), and how long to wait for an answer. */
   #pending: { tid: bigint; message: CmMessage; waitMs: number } | undefined;
-  #lastRep: CmRep | undefined;
   #remoteQpn: number;
   /** Passive: how long to wait for the RTU after a REP (from the REQ's response timeout). */
   #reqWaitMs = 0;
@@ -80,6 +80,8 @@ export class CmSession {
    * DREQ, e.g. LIO while its login thread winds down, and 16 DREQs 67 ms apart would give up after a second.)
    */
   #timeoutMs = 0;
+  /** The CM itself sent the DREQ (a stale connection): the owner learns of the end at the DREP or its timeout. */
+  #reportDisconnect = false;
   #out: CmAction[] = [];
 
   private constructor(ctx: CmSessionContext, localCommId: number, remoteCommId: number, tid: bigint, state: CmState) {
@@ -119,7 +121,6 @@ export class CmSession {
   /** Passive: sends the REP (the edge has created the QP). */
   accept(rep: CmRep): CmAction[] {
     if (this.#state !== 'req-received' && this.#state !== 'mra-sent') return [];
-    this.#lastRep = rep;
     this.#state = 'rep-sent';
     this.#retriesLeft = this.#ctx.timings.maxRetries;
     this.#sendAwaiting(this.#reqTid, rep, this.#reqWaitMs);
@@ -138,6 +139,16 @@ export class CmSession {
   communicationEstablished(): CmAction[] {
     if (this.#state === 'rep-sent') this.#establishPassive();
     return this.#take();
+  }
+
+  /**
+   * A REQ reused this connection's remote QPN (its peer restarted): ib_cm `cm_match_req` sends the connection a
+   * DREQ if it is established, and its consumer sees it end when the DREP arrives (or the DREQ times out).
+   */
+  staleConnection(): CmAction[] {
+    if (this.#state !== 'established') return [];
+    this.#reportDisconnect = true;
+    return this.disconnect();
   }
 
   /** Local disconnect: DREQ (from established), or a REJ for an attempt still in progress. */
@@ -208,7 +219,7 @@ export class CmSession {
         this.#onDreq(tid);
         break;
       case 'DREP':
-        if (this.#state === 'dreq-sent') this.#enterTimewait();
+        if (this.#state === 'dreq-sent') this.#dreqAnswered();
         break;
       default:
         break;
@@ -227,7 +238,7 @@ export class CmSession {
           this.#retriesLeft--;
           this.#sendAwaiting(this.#pending.tid, this.#pending.message, this.#pending.waitMs);
         } else if (this.#state === 'dreq-sent') {
-          this.#enterTimewait();
+          this.#dreqAnswered();
         } else {
           const wasActive = this.#state !== 'rep-sent';
           this.#close();
@@ -247,8 +258,10 @@ export class CmSession {
 
   #onDuplicateReq(): void {
     switch (this.#state) {
-      case 'req-received': {
-        // The consumer is still deciding: ask the active side to wait (an MRA for the REQ).
+      case 'req-received':
+      case 'mra-sent': {
+        // The consumer is still deciding: ask the active side to wait (an MRA for the REQ). rdma_cm arms a
+        // delayed MRA when its REQ event returns unanswered, and ib_cm sends it for each repeated REQ.
         const mra: CmMra = {
           kind: 'MRA',
           localCommId: this.localCommId,
@@ -261,10 +274,8 @@ export class CmSession {
         this.#send(this.#reqTid, mra);
         break;
       }
-      case 'rep-sent':
-        if (this.#lastRep !== undefined) this.#send(this.#reqTid, this.#lastRep);
-        break;
       default:
+        // REP sent, established, disconnecting: ib_cm drops it (the REP is resent on its own timer).
         break;
     }
   }
@@ -295,10 +306,19 @@ export class CmSession {
   }
 
   #onRej(rej: CmRej): void {
+    // ib_cm `cm_rej_handler`: a connection rejected as stale waits out time-wait before its IDs are reused.
+    const end = (): void => {
+      if (rej.reason === CmRejectReason.StaleConnection) {
+        this.#out.push({ type: 'cancel-timer' });
+        this.#enterTimewait();
+      } else {
+        this.#close();
+      }
+    };
     switch (this.#state) {
       case 'req-sent':
       case 'mra-received':
-        this.#close();
+        end();
         this.#out.push({
           type: 'failed',
           failure:
@@ -308,7 +328,7 @@ export class CmSession {
       case 'rep-sent':
       case 'mra-sent':
       case 'req-received':
-        this.#close();
+        end();
         this.#out.push({ type: 'failed', failure: { kind: 'rejected', rej } });
         this.#out.push({ type: 'disconnected' });
         break;
@@ -354,6 +374,11 @@ export class CmSession {
     this.#out.push({ type: 'cancel-timer' });
     this.#state = 'established';
     this.#out.push({ type: 'established' });
+  }
+
+  #dreqAnswered(): void {
+    this.#enterTimewait();
+    if (this.#reportDisconnect) this.#out.push({ type: 'disconnected' });
   }
 
   #enterTimewait(): void {

@@ -23,7 +23,7 @@ import { SeededRandom } from '../../clock/random.js';
 import type { EventLog, EventValue } from '../../trace/event-log.js';
 import { DEFAULT_PKEY } from '../bth.js';
 import { decodeCmMad, encodeCmMad, type CmMessage } from '../cm-mad.js';
-import { CmMessageRef, CmRejectReason, type CmRej } from '../cm-rej.js';
+import { CmMessageRef, CmRejectReason, cmRejectReasonText, type CmRej } from '../cm-rej.js';
 import type { CmRep } from '../cm-rep.js';
 import { CmTransportServiceType, ibMtuBytes, type CmReq } from '../cm-req.js';
 import { decodeRdmaCmReqPrivateData, parseRdmaCmServiceId, RdmaPortSpace } from '../cma-header.js';
@@ -69,8 +69,8 @@ interface SessionEntry {
   readonly timer: EdgeTimer;
   owner: CmOwner;
   connection: SoftRoceConnection | undefined;
-  /** Key of the passive table (remote CA GUID and comm ID), if passive. */
-  readonly remoteKey: string | undefined;
+  /** Its keys in the remote comm ID and remote QPN tables, once it knows its peer's (REQ received, REP received). */
+  remoteKeys: { readonly id: string; readonly qpn: string } | undefined;
 }
 
 function invalid(message: string): VerbsError {
@@ -107,7 +107,13 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
   readonly #random: { psn: SeededRandom; commId: SeededRandom; pd: SeededRandom; port: SeededRandom };
   readonly #qps = new Map<number, SoftRoceConnection>();
   readonly #sessions = new Map<number, SessionEntry>();
-  readonly #passiveByRemote = new Map<string, SessionEntry>();
+  /**
+   * ib_cm's remote ID and remote QPN tables: connections by the peer's CA GUID and comm ID, and by its CA GUID and
+   * QPN, from the REQ (passive) or REP (active) until time-wait. A REQ found in the first is a repeat; in the
+   * second, a peer that restarted and reuses a QPN of a connection we still hold (stale).
+   */
+  readonly #byRemoteId = new Map<string, SessionEntry>();
+  readonly #byRemoteQpn = new Map<string, SessionEntry>();
   readonly #listeners = new Map<number, SoftRoceListener>();
   readonly #activePorts = new Set<number>();
   /** The CM session and the REQ behind each request offered to a listener. */
@@ -133,7 +139,9 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     this.#keys = new MemoryKeyTable(random.fork('keys'));
     this.#random = {
       psn: random.fork('psn'),
-      commId: random.fork('comm-id'),
+      // ib_cm XORs its comm IDs with an operand drawn at module load, so a restarted host does not repeat the
+      // IDs of connections its peers may still hold. A device opened at another time is another boot.
+      commId: random.fork(`comm-id@${options.scheduler.now()}`),
       pd: random.fork('pd'),
       port: random.fork('port'),
     };
@@ -266,6 +274,7 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       const owner: CmOwner = {
         established: (rep) => {
           if (rep === undefined) return;
+          this.#linkRemote(entry, remoteKeysOf(remoteIp, rep.localCaGuid, rep.localCommId, rep.localQpn));
           const connection = this.#createConnection(entry, {
             local,
             remote,
@@ -307,7 +316,7 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
         },
       };
       const { session, actions } = CmSession.connect(this.#cmContext(), req);
-      const entry = this.#addSession(session, remoteIp, owner, undefined);
+      const entry = this.#addSession(session, remoteIp, owner);
       this.#log('cm', 'connect', { to: where, qpn, commId: localCommId, startingPsn });
       if (options.timeoutMs !== undefined) {
         const timeoutMs = options.timeoutMs;
@@ -338,7 +347,8 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     this.#closed = true;
     for (const entry of this.#sessions.values()) entry.timer.cancel();
     this.#sessions.clear();
-    this.#passiveByRemote.clear();
+    this.#byRemoteId.clear();
+    this.#byRemoteQpn.clear();
     this.#qps.clear();
     this.#log('device', 'close', {});
     await this.#endpoint.close();
@@ -554,12 +564,13 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
   /** ib_cm `cm_acquire_rejected_id`: a timeout REJ names its sender by CA GUID (in the ARI) and comm ID. */
   #rejectedByTimeout(message: CmMessage, from: string): SessionEntry | undefined {
     if (message.kind !== 'REJ' || message.reason !== CmRejectReason.Timeout || message.ari.length < 8) return undefined;
-    return this.#passiveByRemote.get(remoteKeyOf(from, message.ari.readBigUInt64BE(0), message.localCommId));
+    return this.#byRemoteId.get(remoteKeysOf(from, message.ari.readBigUInt64BE(0), message.localCommId, 0).id);
   }
 
+  /** ib_cm `cm_match_req`: a repeated REQ, then a stale one, then a listener. */
   #onReq(req: CmReq, tid: bigint, from: string): void {
-    const remoteKey = remoteKeyOf(from, req.localCaGuid, req.localCommId);
-    const existing = this.#passiveByRemote.get(remoteKey);
+    const keys = remoteKeysOf(from, req.localCaGuid, req.localCommId, req.localQpn);
+    const existing = this.#byRemoteId.get(keys.id);
     if (existing !== undefined) {
       this.#runCm(existing, existing.session.receive(req, tid));
       return;
@@ -568,6 +579,14 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       this.#log('cm', 'req-refused', { from, why });
       this.#sendStatelessRej(from, tid, req.localCommId, CmMessageRef.REQ, reason);
     };
+    const stale = this.#byRemoteQpn.get(keys.qpn);
+    if (stale !== undefined) {
+      // The peer restarted and reuses the QPN of a connection we still hold: REJ "stale connection" for the new
+      // REQ, and a DREQ for the old connection if it is established.
+      rejectReq(CmRejectReason.StaleConnection, `QPN 0x${req.localQpn.toString(16)} is still in use`);
+      this.#runCm(stale, stale.session.staleConnection());
+      return;
+    }
     const service = parseRdmaCmServiceId(req.serviceId);
     let cma: ReturnType<typeof decodeRdmaCmReqPrivateData>;
     try {
@@ -594,7 +613,8 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       initiatorDepth: req.initiatorDepth,
       responderResources: req.responderResources,
     });
-    const entry = this.#addSession(session, from, request, remoteKey);
+    const entry = this.#addSession(session, from, request);
+    this.#linkRemote(entry, keys);
     this.#requests.set(request, entry);
     this.#requestReqs.set(request, req);
     this.#log('cm', 'connect-request', { from, port: listener.address.port, commId: session.localCommId });
@@ -632,20 +652,33 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
     };
   }
 
-  #addSession(session: CmSession, peerIp: string, owner: CmOwner, remoteKey: string | undefined): SessionEntry {
+  #addSession(session: CmSession, peerIp: string, owner: CmOwner): SessionEntry {
     const entry: SessionEntry = {
       session,
       peerIp,
       owner,
       connection: undefined,
-      remoteKey,
+      remoteKeys: undefined,
       timer: new EdgeTimer(this.scheduler, () => {
         this.#runCm(entry, session.timerExpired());
       }),
     };
     this.#sessions.set(session.localCommId, entry);
-    if (remoteKey !== undefined) this.#passiveByRemote.set(remoteKey, entry);
     return entry;
+  }
+
+  #linkRemote(entry: SessionEntry, keys: { readonly id: string; readonly qpn: string }): void {
+    entry.remoteKeys = keys;
+    this.#byRemoteId.set(keys.id, entry);
+    this.#byRemoteQpn.set(keys.qpn, entry);
+  }
+
+  /** ib_cm `cm_remove_remote`, done on entering time-wait: a REQ that repeats the connection is then a new one. */
+  #unlinkRemote(entry: SessionEntry): void {
+    const keys = entry.remoteKeys;
+    if (keys === undefined) return;
+    if (this.#byRemoteId.get(keys.id) === entry) this.#byRemoteId.delete(keys.id);
+    if (this.#byRemoteQpn.get(keys.qpn) === entry) this.#byRemoteQpn.delete(keys.qpn);
   }
 
   #runCm(entry: SessionEntry, actions: readonly CmAction[]): void {
@@ -677,14 +710,14 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
           break;
       }
     }
+    const state = entry.session.state;
+    if (state === 'timewait' || state === 'closed') this.#unlinkRemote(entry);
   }
 
   #forget(entry: SessionEntry): void {
     entry.timer.cancel();
     if (this.#sessions.get(entry.session.localCommId) === entry) this.#sessions.delete(entry.session.localCommId);
-    if (entry.remoteKey !== undefined && this.#passiveByRemote.get(entry.remoteKey) === entry) {
-      this.#passiveByRemote.delete(entry.remoteKey);
-    }
+    this.#unlinkRemote(entry);
     const connection = entry.connection;
     if (connection !== undefined) {
       connection.teardown();
@@ -797,9 +830,10 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
   }
 }
 
-/** How the passive side knows a connection before it knows our comm ID: peer address, CA GUID and comm ID. */
-function remoteKeyOf(from: string, caGuid: bigint, commId: number): string {
-  return `${from}|${caGuid.toString(16)}|${commId}`;
+/** A connection's keys in the remote tables: peer address and CA GUID with its comm ID, and with its QPN. */
+function remoteKeysOf(from: string, caGuid: bigint, commId: number, qpn: number): { id: string; qpn: string } {
+  const peer = `${from}|${caGuid.toString(16)}`;
+  return { id: `${peer}|${commId}`, qpn: `${peer}|qpn ${qpn}` };
 }
 
 function safeCanonical(host: string): string | undefined {
@@ -810,9 +844,24 @@ function safeCanonical(host: string): string | undefined {
   }
 }
 
+/**
+ * ERR_VERBS_REJECTED from soft-RoCE, with the CM's reject reason (rdma_cm reports it as the REJECTED event's
+ * status): 28 is the consumer's own rejection, 10 a peer that still holds a connection from our QP number.
+ */
+export class CmRejectedError extends VerbsError {
+  /** The IBA reject reason (`CmRejectReason`). */
+  readonly rejectReason: number;
+
+  constructor(where: string, rej: CmRej) {
+    super(
+      'ERR_VERBS_REJECTED',
+      `${where} rejected the connection: ${cmRejectReasonText(rej.reason)} (REJ reason ${rej.reason})`,
+      { errno: 'ECONNREFUSED', privateData: rej.privateData },
+    );
+    this.rejectReason = rej.reason;
+  }
+}
+
 function rejection(where: string, rej: CmRej): VerbsError {
-  return new VerbsError('ERR_VERBS_REJECTED', `${where} rejected the connection (REJ reason ${rej.reason})`, {
-    errno: 'ECONNREFUSED',
-    privateData: rej.privateData,
-  });
+  return new CmRejectedError(where, rej);
 }

@@ -123,6 +123,73 @@ describe('passive CM session', () => {
   });
 });
 
+describe('repeated REQs and stale connections (ib_cm cm_dup_req_handler, cm_rej_handler)', () => {
+  const staleRej = (localCommId: number): CmMessage => ({
+    kind: 'REJ',
+    localCommId,
+    remoteCommId: 0x1111,
+    messageRejected: 0,
+    reason: CmRejectReason.StaleConnection,
+    ari: Buffer.alloc(0),
+    privateData: Buffer.alloc(0),
+  });
+
+  it('a REQ repeated while the consumer decides gets an MRA every time; after the REP, none', () => {
+    const session = CmSession.incoming(context(), 0x2222, REQ, 7n);
+    expect(sent(session.receive(REQ, 7n))).toEqual(['MRA']);
+    expect(session.state).toBe('mra-sent');
+    expect(sent(session.receive(REQ, 7n))).toEqual(['MRA']);
+    session.accept(REP);
+    expect(session.receive(REQ, 7n)).toEqual([]);
+    session.communicationEstablished();
+    expect(session.receive(REQ, 7n)).toEqual([]);
+    expect(session.state).toBe('established');
+  });
+
+  it('REJ "stale connection" to a REQ: failed, then time-wait (not closed at once)', () => {
+    const { session } = CmSession.connect(context(), REQ);
+    const actions = session.receive(staleRej(0), 1n);
+    expect(types(actions)).toEqual(['cancel-timer', 'arm-timer', 'failed']);
+    expect(actions.find((a) => a.type === 'failed')).toMatchObject({
+      failure: { kind: 'rejected', rej: { reason: CmRejectReason.StaleConnection } },
+    });
+    expect(session.state).toBe('timewait');
+    expect(types(session.timerExpired())).toEqual(['closed']);
+  });
+
+  it('any other REJ closes at once', () => {
+    const { session } = CmSession.connect(context(), REQ);
+    const rej = { ...staleRej(0), reason: CmRejectReason.ConsumerDefined } as CmMessage;
+    expect(types(session.receive(rej, 1n))).toEqual(['cancel-timer', 'closed', 'failed']);
+  });
+
+  it('a stale established connection sends a DREQ; its owner learns of the end at the DREP', () => {
+    const session = CmSession.incoming(context(), 0x2222, REQ, 7n);
+    session.accept(REP);
+    session.communicationEstablished();
+    expect(sent(session.staleConnection())).toEqual(['DREQ']);
+    expect(session.state).toBe('dreq-sent');
+    const drep: CmMessage = { kind: 'DREP', localCommId: 0x1111, remoteCommId: 0x2222, privateData: Buffer.alloc(0) };
+    expect(types(session.receive(drep, 3n))).toEqual(['arm-timer', 'disconnected']);
+    expect(session.state).toBe('timewait');
+  });
+
+  it('a stale connection whose DREQ is never answered ends when the retries run out', () => {
+    const session = CmSession.incoming(context(0), 0x2222, REQ, 7n);
+    session.accept(REP);
+    session.communicationEstablished();
+    session.staleConnection();
+    expect(types(session.timerExpired())).toEqual(['arm-timer', 'disconnected']);
+  });
+
+  it('a stale connection not yet established sends nothing (ib_cm sends a DREQ only when established)', () => {
+    const session = CmSession.incoming(context(), 0x2222, REQ, 7n);
+    session.accept(REP);
+    expect(session.staleConnection()).toEqual([]);
+    expect(session.state).toBe('rep-sent');
+  });
+});
+
 describe('teardown', () => {
   function established(): CmSession {
     const { session } = CmSession.connect(context(), REQ);

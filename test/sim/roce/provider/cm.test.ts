@@ -7,7 +7,10 @@ import type { ConnectRequest, RdmaConnection, WorkCompletion } from '../../../..
 import { Access, VerbsError } from '../../../../transports/verbs.js';
 import { cmConvertToMs } from '../../../../sim/roce/cm/cm-timing.js';
 import type { RoceDatagram } from '../../../../sim/roce/link/link.js';
+import { CmRejectReason } from '../../../../sim/roce/cm-rej.js';
+import type { FilterVerdict } from '../../../../sim/roce/link/memory-link.js';
 import { CmAttributeId } from '../../../../sim/roce/mad.js';
+import { CmRejectedError, SoftRoceProvider } from '../../../../sim/roce/provider/provider.js';
 import { Collector } from '../../../support/verbs-contract.js';
 import { makeMemoryEnv, type MemoryEnv } from './memory-env.js';
 import { ISER_HDR, QP } from './session.js';
@@ -83,9 +86,10 @@ describe('CM handshake', () => {
     await env.dispose();
   });
 
-  it('a lost REP: the repeated REQ gets the same REP again; the consumer sees one request', async () => {
+  it('a lost REP: the repeated REQ is ignored (ib_cm), the REP is resent on its own timer', async () => {
     // b's longer packet lifetime puts its own REP retransmission after the repeated REQ.
     const env = await makeMemoryEnv({ b: { cm: { packetLifetime: 18 } } });
+    const repWaitMs = 2 * cmConvertToMs(18) + cmConvertToMs(20);
     const seen = watchCm(env, (kind, nth) => kind === 'REP' && nth === 1);
     const { requests, accepted } = await listen(env);
     const [client, server] = await env.run(Promise.all([connectA(env), accepted]));
@@ -94,8 +98,8 @@ describe('CM handshake', () => {
       ['REQ', 0],
       ['REP', 0.001],
       ['REQ', REQ_WAIT_MS],
-      ['REP', REQ_WAIT_MS + 0.001],
-      ['RTU', REQ_WAIT_MS + 0.002],
+      ['REP', repWaitMs + 0.001],
+      ['RTU', repWaitMs + 0.002],
     ]);
     expect(client.peerPrivateData.subarray(0, 4).equals(ISER_HDR)).toBe(true);
     await env.settle();
@@ -144,6 +148,23 @@ describe('CM handshake', () => {
     const [client] = await env.run(Promise.all([connectA(env), accepted]));
     expect(seen.map((m) => m.kind)).toEqual(['REQ', 'REQ', 'MRA', 'REP', 'RTU']);
     expect(seen[1]?.t).toBe(REQ_WAIT_MS);
+    expect(client.state).toBe('RTS');
+    await env.dispose();
+  });
+
+  it('each REQ repeated while the consumer decides gets an MRA (rdma_cm’s delayed MRA)', async () => {
+    const env = await makeMemoryEnv();
+    const seen = watchCm(env);
+    const { accepted } = await listen(env, (req) => {
+      env.clock.schedule(() => {
+        void req.accept({ qp: QP });
+      }, REQ_WAIT_MS + 6000);
+    });
+    const [client] = await env.run(Promise.all([connectA(env), accepted]));
+    expect(seen.map((m) => m.kind)).toEqual(['REQ', 'REQ', 'MRA', 'REQ', 'MRA', 'REP', 'RTU']);
+    // From the MRA's arrival the active side waits the service timeout it names plus its ACK timeout.
+    const mraArrived = (seen[2]?.t ?? NaN) + 0.001;
+    expect(seen[3]?.t).toBeCloseTo(mraArrived + cmConvertToMs(20) + cmConvertToMs(14), 9);
     expect(client.state).toBe('RTS');
     await env.dispose();
   });
@@ -237,6 +258,114 @@ describe('CM teardown', () => {
     await env.run(events.end());
     expect(events.values).toContainEqual({ type: 'disconnected' });
     expect(seen.map((m) => m.kind)).toEqual(['REQ', 'REP', 'RTU', 'REJ']);
+    await env.dispose();
+  });
+});
+
+/** The first REQ a sends, kept so a test can deliver it again later. */
+function keepReq(env: MemoryEnv, then: (kind: string, d: RoceDatagram, req: RoceDatagram) => FilterVerdict): void {
+  let req: RoceDatagram | undefined;
+  const inner = env.link.filter;
+  env.link.filter = (d) => {
+    const kind = cmKind(d);
+    if (kind === 'REQ' && req === undefined) req = d;
+    const verdict = inner(d);
+    return verdict === 'deliver' && kind !== undefined && req !== undefined ? then(kind, d, req) : verdict;
+  };
+}
+
+/** Takes a's device off the wire without a word (its DREQs are lost) and opens it again, same seed and address. */
+async function restartA(env: MemoryEnv): Promise<SoftRoceProvider> {
+  const inner = env.link.filter;
+  env.link.filter = (d) => (d.srcIp === '10.0.0.1' ? [] : inner(d));
+  await env.run(env.a.close());
+  env.link.filter = inner;
+  return env.run(SoftRoceProvider.open({ link: env.link, scheduler: env.clock, address: '10.0.0.1', seed: 'a:1' }));
+}
+
+describe('repeated and stale REQs (ib_cm cm_match_req)', () => {
+  it('a REQ repeated once the connection is established is ignored', async () => {
+    const env = await makeMemoryEnv();
+    const seen = watchCm(env);
+    // Deliver the REQ again right behind the RTU.
+    keepReq(env, (kind, d, req) => (kind === 'RTU' ? [d, req] : 'deliver'));
+    const { requests, accepted } = await listen(env);
+    const [client, server] = await env.run(Promise.all([connectA(env), accepted]));
+    await env.run(new Promise<void>((resolve) => env.clock.schedule(resolve, 2 * REQ_WAIT_MS)));
+    expect(seen.map((m) => m.kind)).toEqual(['REQ', 'REP', 'RTU']);
+    expect(requests.length).toBe(1);
+    expect([client.state, server.state]).toEqual(['RTS', 'RTS']);
+    await env.dispose();
+  });
+
+  it('a REQ repeating a connection in time-wait is a new request (time-wait leaves the remote tables)', async () => {
+    const env = await makeMemoryEnv();
+    const seen = watchCm(env);
+    // b enters time-wait when it sends its DREP: the old REQ arrives right behind it.
+    keepReq(env, (kind, d, req) => (kind === 'DREP' ? [d, req] : 'deliver'));
+    const { requests, accepted } = await listen(env);
+    const [client] = await env.run(Promise.all([connectA(env), accepted]));
+    await env.run(client.disconnect());
+    await env.settle();
+    expect(requests.length).toBe(2);
+    expect(seen.slice(0, 6).map((m) => `${m.kind} from ${m.from}`)).toEqual([
+      'REQ from 10.0.0.1',
+      'REP from 10.0.0.2',
+      'RTU from 10.0.0.1',
+      'DREQ from 10.0.0.1',
+      'DREP from 10.0.0.2',
+      'REP from 10.0.0.2', // to the new request; a, in time-wait itself, ignores it
+    ]);
+    await env.dispose();
+  });
+
+  it('a restarted peer reusing the QPN of an established connection: REJ "stale connection" at once, DREQ for the old one', async () => {
+    const env = await makeMemoryEnv();
+    const { accepted } = await listen(env);
+    const [, server] = await env.run(Promise.all([connectA(env), accepted]));
+    await env.settle();
+    const serverEvents = new Collector(server.events);
+    const a2 = await restartA(env);
+    const seen = watchCm(env);
+    const start = env.clock.now();
+    const error: unknown = await env
+      .run(a2.connect({ host: '10.0.0.2', port: 3260 }, { qp: QP }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CmRejectedError);
+    expect(error).toMatchObject({ code: 'ERR_VERBS_REJECTED', rejectReason: CmRejectReason.StaleConnection });
+    expect((error as Error).message).toContain('stale connection (REJ reason 10)');
+    expect(env.clock.now() - start).toBeLessThan(1);
+    await env.run(serverEvents.end());
+    expect(serverEvents.values).toContainEqual({ type: 'disconnected' });
+    // The new REQ is refused, the old connection gets a DREQ, which the restarted device answers.
+    expect(seen.map((m) => `${m.kind} from ${m.from}`)).toEqual([
+      'REQ from 10.0.0.1',
+      'REJ from 10.0.0.2',
+      'DREQ from 10.0.0.2',
+      'DREP from 10.0.0.1',
+    ]);
+    // The next attempt takes another QPN and connects.
+    const again = await env.run(a2.connect({ host: '10.0.0.2', port: 3260 }, { qp: QP }));
+    expect(again.state).toBe('RTS');
+    await a2.close();
+    await env.dispose();
+  });
+
+  it('a restarted peer after a clean disconnect connects at once, though the old connection is in time-wait', async () => {
+    const env = await makeMemoryEnv();
+    const { requests, accepted } = await listen(env);
+    await env.run(Promise.all([connectA(env), accepted]));
+    await env.settle();
+    await env.run(env.a.close()); // DREQ, DREP: b holds the connection in time-wait
+    const a2 = await env.run(
+      SoftRoceProvider.open({ link: env.link, scheduler: env.clock, address: '10.0.0.1', seed: 'a:1' }),
+    );
+    const start = env.clock.now();
+    const client = await env.run(a2.connect({ host: '10.0.0.2', port: 3260 }, { qp: QP }));
+    expect(client.state).toBe('RTS');
+    expect(env.clock.now() - start).toBeLessThan(1);
+    expect(requests.length).toBe(2);
+    await a2.close();
     await env.dispose();
   });
 });
