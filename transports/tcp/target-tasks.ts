@@ -102,6 +102,11 @@ const NOTHING: DataOutResult = { issue: [] };
 /** Every task a target connection knows. */
 export class TargetTasks {
   private readonly tasks = new Map<number, TargetTask>();
+
+  /** Tasks in flight. */
+  get size(): number {
+    return this.tasks.size;
+  }
   private readonly r2ts = new Map<number, R2tRecord>();
   private readonly retiredItts = new RetiredTags();
   private readonly retiredTtts = new RetiredTags();
