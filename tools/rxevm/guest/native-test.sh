@@ -45,7 +45,9 @@ rc=0
 # LIO's configfs tree, iscsid and the SCSI hosts are global to the guest, so files must not race.
 # shellcheck disable=SC2086 # NATIVE_TEST_FILTER is a list of filters
 # A copy of the output goes to /tmp/vitest.out through a process substitution, not a pipe: a worker stuck in D
-# state keeps its stdout open forever, and a pipe's reader would wait for it.
+# state keeps its stdout open forever, and a pipe's reader would wait for it. Bash needs /dev/fd for that, which
+# only udev would have made here.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 timeout --kill-after=10 "${NATIVE_TEST_TIMEOUT:-780}" node node_modules/vitest/vitest.mjs run ${NATIVE_TEST_FILTER:-test/native} \
   --no-file-parallelism --reporter=default --reporter=json --outputFile.json="$SHARE/results.json" \
   > >(tee /tmp/vitest.out) 2>&1 || rc=$?
