@@ -3,7 +3,7 @@
  * iser:// needs a Verbs provider: an RDMA device, or with --iser-softroce a soft-RoCE device on loopback UDP (whose
  * RoCEv2 datagrams --pcap captures). --pcap is explained where there are no packets to capture.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { asyncScheduler } from 'rxjs';
 import type { DatamoverConnector } from '../protocol/datamover.js';
 import type { TransportKind } from '../protocol/text/negotiator.js';
@@ -67,7 +67,7 @@ export function softRoceDevice(
   let device = softRoceDevices.get(ctx);
   if (device === undefined) {
     device = (async () => {
-      const [{ SoftRoceProvider }, { UdpLink }, { PcapngFileTap }] = await Promise.all([
+      const [{ FIRST_QPN, SoftRoceProvider }, { UdpLink }, { PcapngFileTap }] = await Promise.all([
         import('../sim/roce/provider/provider.js'),
         import('../sim/roce/link/udp-link.js'),
         import('./pcap/roce-file-tap.js'),
@@ -86,6 +86,9 @@ export function softRoceDevice(
         address: endpoint.address,
         scheduler: asyncScheduler,
         seed: randomUUID(),
+        // and a first QPN of its own: a target still holding the last run's connection (QPN 17 too) would refuse
+        // the new REQ as a stale connection (REJ 10), as ib_cm does when a rebooted host reuses a QPN.
+        firstQpn: randomInt(FIRST_QPN, 0x1000000),
       });
       ctx.onClose(() => provider.close());
       if (provider.port !== ROCE_PORT) {

@@ -2,7 +2,7 @@
  * `iser daemon [--socket PATH] [--nbd-dir DIR]`: the iscsid role. Serves until SIGINT/SIGTERM, then logs every
  * session out, removes its sockets and exits 0. A second daemon on the same socket exits 2 and leaves the first alone.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { asyncScheduler } from 'rxjs';
 import { TcpConnector } from '../../transports/tcp/connector.js';
@@ -38,7 +38,7 @@ async function transports(flags: DaemonFlags): Promise<{ providers: TransportPro
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/u.test(address)) {
     throw new DaemonError('ERR_DAEMON_BAD_REQUEST', `--iser-softroce ${address}: only a 127.x.y.z loopback address`);
   }
-  const [{ SoftRoceProvider }, { UdpLink }, { IserConnector }] = await Promise.all([
+  const [{ FIRST_QPN, SoftRoceProvider }, { UdpLink }, { IserConnector }] = await Promise.all([
     import('../../sim/roce/provider/provider.js'),
     import('../../sim/roce/link/udp-link.js'),
     import('../../transports/iser/connector.js'),
@@ -50,6 +50,9 @@ async function transports(flags: DaemonFlags): Promise<{ providers: TransportPro
     address,
     scheduler: asyncScheduler,
     seed: randomUUID(),
+    // and a first QPN of its own: a target still holding the last run's connection (QPN 17 too) would refuse
+    // the new REQ as a stale connection (REJ 10), as ib_cm does when a rebooted host reuses a QPN.
+    firstQpn: randomInt(FIRST_QPN, 0x1000000),
   });
   return {
     providers: {

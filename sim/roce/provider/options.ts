@@ -34,6 +34,12 @@ export interface SoftRoceOptions {
   readonly scheduler: SchedulerLike;
   /** Seed of every random choice: QP numbers' PSNs, comm IDs, keys, addresses, ports (default: the address). */
   readonly seed?: Seed;
+  /**
+   * The first QP number handed out; default 17, rxe's right after the module loads. A device that stands in for a
+   * host whose rxe has been up a while (one per CLI run) should start elsewhere: a peer's ib_cm still holding a
+   * connection from the same QPN answers a REQ from it with REJ "stale connection".
+   */
+  readonly firstQpn?: number;
   /** Path MTU we ask for when connecting (bytes); default 1024, rxe's on a 1500-byte link. */
   readonly mtu?: PathMtu;
   /** Local ACK timeout exponent: 4.096 µs · 2^n; default 14 (≈ 67 ms). 0 disables the retransmit timer. */
@@ -75,6 +81,7 @@ const ICRC_MODES: readonly string[] = ['strict', 'tx-only', 'off'];
 /** Options with every default filled in. */
 export interface ResolvedSoftRoceOptions {
   readonly seed: Seed;
+  readonly firstQpn: number;
   readonly mtu: PathMtu;
   readonly ackTimeout: number;
   readonly minRnrTimer: number;
@@ -111,6 +118,8 @@ export function resolveOptions(options: SoftRoceOptions): ResolvedSoftRoceOption
   }
   return {
     seed: options.seed ?? `softroce:${options.address}`,
+    // rxe's QPNs are 24 bits; 0 and 1 are QP0 and QP1, and its pool starts at 17.
+    firstQpn: intIn('firstQpn', options.firstQpn ?? 17, 17, 0xffffff),
     mtu,
     ackTimeout: intIn('ackTimeout', options.ackTimeout ?? 14, 0, 31),
     minRnrTimer: intIn('minRnrTimer', options.minRnrTimer ?? 12, 0, 31),

@@ -145,6 +145,7 @@ export class SoftRoceProvider implements VerbsProvider, ConnectionHost, ConnectR
       pd: random.fork('pd'),
       port: random.fork('port'),
     };
+    this.#nextQpn = resolved.firstQpn;
     this.#nextPort = this.#random.port.int(32768, 60999);
     // ib_mad's TIDs: a per-agent high half and a counter.
     this.#tidHigh = BigInt(random.fork('tid').int(1, 0x7fffffff)) << 32n;

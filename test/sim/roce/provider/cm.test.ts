@@ -275,12 +275,14 @@ function keepReq(env: MemoryEnv, then: (kind: string, d: RoceDatagram, req: Roce
 }
 
 /** Takes a's device off the wire without a word (its DREQs are lost) and opens it again, same seed and address. */
-async function restartA(env: MemoryEnv): Promise<SoftRoceProvider> {
+async function restartA(env: MemoryEnv, extra: { firstQpn?: number } = {}): Promise<SoftRoceProvider> {
   const inner = env.link.filter;
   env.link.filter = (d) => (d.srcIp === '10.0.0.1' ? [] : inner(d));
   await env.run(env.a.close());
   env.link.filter = inner;
-  return env.run(SoftRoceProvider.open({ link: env.link, scheduler: env.clock, address: '10.0.0.1', seed: 'a:1' }));
+  return env.run(
+    SoftRoceProvider.open({ link: env.link, scheduler: env.clock, address: '10.0.0.1', seed: 'a:1', ...extra }),
+  );
 }
 
 describe('repeated and stale REQs (ib_cm cm_match_req)', () => {
@@ -347,6 +349,23 @@ describe('repeated and stale REQs (ib_cm cm_match_req)', () => {
     // The next attempt takes another QPN and connects.
     const again = await env.run(a2.connect({ host: '10.0.0.2', port: 3260 }, { qp: QP }));
     expect(again.state).toBe('RTS');
+    await a2.close();
+    await env.dispose();
+  });
+
+  it('a device opened with another first QPN (a host whose rxe has been up a while) is not stale', async () => {
+    const env = await makeMemoryEnv();
+    const { requests, accepted } = await listen(env);
+    await env.run(Promise.all([connectA(env), accepted]));
+    await env.settle();
+    const a2 = await restartA(env, { firstQpn: 0x4242 });
+    const client = await env.run(a2.connect({ host: '10.0.0.2', port: 3260 }, { qp: QP }));
+    expect(client.state).toBe('RTS');
+    expect(a2.connections.map((c) => c.qpn)).toEqual([0x4242]);
+    expect(requests.length).toBe(2);
+    await expect(
+      SoftRoceProvider.open({ link: env.link, scheduler: env.clock, address: '10.0.0.3', firstQpn: 16 }),
+    ).rejects.toMatchObject({ code: 'ERR_SOFTROCE_CONFIG' });
     await a2.close();
     await env.dispose();
   });
