@@ -4,6 +4,7 @@ import type { TransportKind } from '../protocol/datamover.js';
 import { parseIscsiUrl, redactIscsiUrl } from '../protocol/initiator/url.js';
 import type { InitiatorAuthConfig } from '../protocol/login/initiator-login.js';
 import { IserConnector } from '../transports/iser/connector.js';
+import { RECEIVE_DATA_SEGMENT_LENGTH_CAP } from '../transports/iser/sizing.js';
 import { TcpConnector } from '../transports/tcp/connector.js';
 import type { VerbsProvider } from '../transports/verbs.js';
 import { ConformanceError } from './errors.js';
@@ -64,7 +65,11 @@ export function targetFromUrl(url: string, options: UrlTargetOptions = {}): Conf
     scheduler: asyncScheduler,
     connector: () =>
       transport === 'iser' && provider !== undefined
-        ? new IserConnector(provider, { scheduler: asyncScheduler })
+        ? // The suite's offers declare InitiatorRecvDataSegmentLength up to the transport's cap (conformance/arbitraries.ts).
+          new IserConnector(provider, {
+            scheduler: asyncScheduler,
+            maxReceiveDataSegmentLength: RECEIVE_DATA_SEGMENT_LENGTH_CAP,
+          })
         : new TcpConnector({ connectTimeoutMs: options.opTimeoutMs ?? 10_000 }),
     run: (work) => work,
     ...(options.opTimeoutMs === undefined ? {} : { opTimeoutMs: options.opTimeoutMs }),

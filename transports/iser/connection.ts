@@ -67,6 +67,8 @@ import {
   LOGIN_DATA_SEGMENT_LENGTH,
   LOGIN_RECEIVE_LENGTH,
   receiveBufferLength,
+  checkMaxReceiveDataSegmentLength,
+  RECEIVE_DATA_SEGMENT_LENGTH_CAP,
   receiveRingDepth,
   sendCreditLimits,
 } from './sizing.js';
@@ -85,6 +87,15 @@ export interface IserConnectionOptions {
   readonly queueDepth?: number;
   /** How long close() waits for the flushes to drain before giving up on them. Default 2 s. */
   readonly closeTimeoutMs?: number;
+  /**
+   * The largest data segment this side is willing to receive per PDU: the most its RDSL key (InitiatorRecvDataSegmentLength
+   * at an initiator, TargetRecvDataSegmentLength at a target) may settle at, and so the size of every full-feature
+   * receive buffer. 512..262144 (`RECEIVE_DATA_SEGMENT_LENGTH_CAP`), default 8192; outside that the connector or
+   * listener refuses the options with `ERR_ISER_CONFIG`. Both RDSL keys take the minimum of the two offers
+   * (RFC 7145 §6.4, §6.5), so the session's offer of our key must not exceed this: if the login settles above it,
+   * `enable()` fails with `ERR_ISER_RECEIVE_LIMIT` rather than post buffers larger than configured.
+   */
+  readonly maxReceiveDataSegmentLength?: number;
 }
 
 /** Default of {@link IserConnectionOptions.closeTimeoutMs}. */
@@ -153,6 +164,7 @@ export class IserConnection implements DatamoverConnection {
   private readonly closeTimeoutMs: number;
   private readonly useSendWithInvalidate: boolean;
   private readonly maxMessageSize: number;
+  private readonly maxReceiveDataSegmentLength: number;
   private readonly inbound = new InboundPdus();
   private readonly requests: WorkRequests;
   private readonly receives: ReceiveBuffers;
@@ -183,6 +195,7 @@ export class IserConnection implements DatamoverConnection {
     this.closeTimeoutMs = init.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.useSendWithInvalidate = init.useSendWithInvalidate;
     this.maxMessageSize = Math.max(1, init.maxMessageSize);
+    this.maxReceiveDataSegmentLength = checkMaxReceiveDataSegmentLength(init.maxReceiveDataSegmentLength);
     this.local = { host: init.rdma.local.host, port: init.rdma.local.port };
     this.remote = { host: init.rdma.remote.host, port: init.rdma.remote.port };
     this.pdus = this.inbound.observable;
@@ -478,9 +491,26 @@ export class IserConnection implements DatamoverConnection {
       this.fail(error);
       throw error;
     }
+    const bounds = dataSegmentBounds(params, this.role);
+    // Our receive buffers are sized by the key we declared (what the peer may send us), never by the peer's own
+    // declaration, which only bounds our Sends (sized by their data). Past our configured maximum we refuse.
+    if (bounds.receive > this.maxReceiveDataSegmentLength) {
+      const key = !params.rdmaExtensions
+        ? 'MaxRecvDataSegmentLength'
+        : this.role === 'initiator'
+          ? 'InitiatorRecvDataSegmentLength'
+          : 'TargetRecvDataSegmentLength';
+      const error = iserError(
+        'ERR_ISER_RECEIVE_LIMIT',
+        `the login settled ${key}=${bounds.receive}, above the ${this.maxReceiveDataSegmentLength} bytes this ${this.role} ` +
+          `receives per PDU (maxReceiveDataSegmentLength; at most ${RECEIVE_DATA_SEGMENT_LENGTH_CAP}): offer at most that, ` +
+          `or raise the option`,
+      );
+      this.fail(error);
+      throw error;
+    }
     this.params = params;
     this.sequence = sequence;
-    const bounds = dataSegmentBounds(params, this.role);
     this.bounds = bounds;
     this.gate = new CreditGate(sendCreditLimits(params, this.role, this.queueDepth));
     if (this.role === 'target') this.targetTasks = new IserTargetTasks(params);

@@ -12,7 +12,7 @@ import { VerbsError, type VerbsProvider } from '../verbs.js';
 import { encodeIserCmHeader } from './cm-header.js';
 import { IserConnection, type IserConnectionOptions } from './connection.js';
 import { iserError } from './errors.js';
-import { DEFAULT_QUEUE_DEPTH, qpCapabilities } from './sizing.js';
+import { checkMaxReceiveDataSegmentLength, DEFAULT_QUEUE_DEPTH, qpCapabilities } from './sizing.js';
 
 /** Options of an {@link IserConnector}. */
 export interface IserConnectorOptions extends IserConnectionOptions {
@@ -37,10 +37,13 @@ export class IserConnector implements DatamoverConnector {
   /** Always 'iser'. */
   readonly kind = 'iser' as const;
 
+  /** Throws `ERR_ISER_CONFIG` when `maxReceiveDataSegmentLength` is outside 512..262144. */
   constructor(
     private readonly provider: VerbsProvider,
     private readonly options: IserConnectorOptions = {},
-  ) {}
+  ) {
+    checkMaxReceiveDataSegmentLength(options.maxReceiveDataSegmentLength);
+  }
 
   /** Connects to `portal`; rejects with ERR_ISER_CONNECT_REJECTED or ERR_ISER_CONNECT_FAILED. */
   async connect(portal: PortalAddress): Promise<IserConnection> {

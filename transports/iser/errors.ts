@@ -26,6 +26,13 @@ export type IserTransportErrorCode =
   | 'ERR_ISER_CLOSED'
   /** Memory could not be registered, or a resource bound was reached. */
   | 'ERR_ISER_RESOURCES'
+  /** An option is outside what the transport allows (e.g. a maxReceiveDataSegmentLength above the 256 KiB cap). */
+  | 'ERR_ISER_CONFIG'
+  /**
+   * enable(): the login settled a receive data segment (our own RDSL key) larger than this side's
+   * maxReceiveDataSegmentLength: the session offered more than the transport was configured to receive.
+   */
+  | 'ERR_ISER_RECEIVE_LIMIT'
   /** A data transfer was asked for before `enable()`. */
   | 'ERR_ISER_NOT_ENABLED'
   /** The operation belongs to the other role (e.g. `putData` on an initiator connection). */

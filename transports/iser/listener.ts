@@ -12,7 +12,7 @@ import type { ConnectRequest, RdmaListener, VerbsProvider } from '../verbs.js';
 import { decodeIserCmHeader, encodeIserCmHeader } from './cm-header.js';
 import { IserConnection, type IserConnectionOptions } from './connection.js';
 import { iserError } from './errors.js';
-import { DEFAULT_QUEUE_DEPTH, qpCapabilities } from './sizing.js';
+import { checkMaxReceiveDataSegmentLength, DEFAULT_QUEUE_DEPTH, qpCapabilities } from './sizing.js';
 
 /** Options of {@link IserListener.listen}. */
 export interface IserListenerOptions extends IserConnectionOptions {
@@ -49,12 +49,16 @@ export class IserListener implements DatamoverListener {
     });
   }
 
-  /** Listens on `address` of `provider`; rejects with ERR_ISER_LISTEN_FAILED when it cannot. */
+  /**
+   * Listens on `address` of `provider`; rejects with ERR_ISER_LISTEN_FAILED when it cannot, and with ERR_ISER_CONFIG
+   * (before binding anything) when `maxReceiveDataSegmentLength` is outside 512..262144.
+   */
   static async listen(
     provider: VerbsProvider,
     address: PortalAddress,
     options: IserListenerOptions = {},
   ): Promise<IserListener> {
+    checkMaxReceiveDataSegmentLength(options.maxReceiveDataSegmentLength);
     let rdmaListener: RdmaListener;
     try {
       rdmaListener = await provider.listen({ host: address.host, port: address.port });

@@ -16,6 +16,7 @@ import { BHS_LENGTH, ISER_HEADER_LENGTH, MAX_TOTAL_AHS_LENGTH } from '../../prot
 import { dataSegmentLimits, type NegotiatedParams } from '../../protocol/text/index.js';
 import type { ConnectionRole } from '../common/pdu-kinds.js';
 import type { QpCapabilities, VerbsCapabilities } from '../verbs.js';
+import { iserError } from './errors.js';
 
 /** iSER header + BHS: the fixed part of every Send (76 bytes, `ISER_HEADERS_LEN`). */
 export const ISER_HEADERS_LENGTH = ISER_HEADER_LENGTH + BHS_LENGTH;
@@ -37,6 +38,41 @@ export const INFLIGHT_DATAOUTS = 8;
 
 /** Receives beyond the computed need, for a Reject or two. */
 export const RECEIVE_SLACK = 2;
+
+/**
+ * The largest data segment a side receives unless configured otherwise: the RFC 7145 default of both RDSL keys and
+ * what Linux's ib_iser declares. Data moves by RDMA, so only control PDUs (responses, sense, NOP-In, Text) land in
+ * receive buffers; 8 KiB holds any of them.
+ */
+export const DEFAULT_MAX_RECEIVE_DATA_SEGMENT_LENGTH = 8192;
+
+/**
+ * The most any side may be configured to receive per PDU. Every full-feature receive buffer is this big at most and
+ * an initiator keeps ~queueDepth of them posted (a target up to queueDepth × (1 + Data-Outs)), so the cap is what
+ * keeps a large RDSL offer from pinning gigabytes (16 MiB × 140 receives ≈ 2.2 GiB): 256 KiB × 140 ≈ 35 MiB.
+ */
+export const RECEIVE_DATA_SEGMENT_LENGTH_CAP = 262_144;
+
+/** The smallest RDSL value RFC 7145 §6.4/§6.5 allows (512). */
+export const MIN_RECEIVE_DATA_SEGMENT_LENGTH = 512;
+
+/**
+ * `maxReceiveDataSegmentLength` as configured, checked: an integer in 512..{@link RECEIVE_DATA_SEGMENT_LENGTH_CAP}
+ * (default {@link DEFAULT_MAX_RECEIVE_DATA_SEGMENT_LENGTH}). Anything else is refused with `ERR_ISER_CONFIG`, never
+ * clamped: a silently smaller buffer would break the first PDU that uses the declared size.
+ */
+export function checkMaxReceiveDataSegmentLength(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_RECEIVE_DATA_SEGMENT_LENGTH;
+  if (!Number.isInteger(value) || value < MIN_RECEIVE_DATA_SEGMENT_LENGTH || value > RECEIVE_DATA_SEGMENT_LENGTH_CAP) {
+    throw iserError(
+      'ERR_ISER_CONFIG',
+      `maxReceiveDataSegmentLength ${String(value)} is outside ${MIN_RECEIVE_DATA_SEGMENT_LENGTH}..${RECEIVE_DATA_SEGMENT_LENGTH_CAP}: ` +
+        `the iSER transport receives at most ${RECEIVE_DATA_SEGMENT_LENGTH_CAP} bytes per PDU (data moves by RDMA; ` +
+        `each posted receive is this big)`,
+    );
+  }
+  return value;
+}
 
 /** Tasks in flight per connection unless an option says otherwise (isert's default). */
 export const DEFAULT_QUEUE_DEPTH = 128;

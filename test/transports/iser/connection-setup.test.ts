@@ -158,7 +158,10 @@ describe('login over Sends', () => {
   });
 
   it('enable posts the full-feature rings sized from the RDSL keys, in the right direction', async () => {
-    const h = await open({ connector: { queueDepth: 32 }, listener: { queueDepth: 32 } });
+    const h = await open({
+      connector: { queueDepth: 32, maxReceiveDataSegmentLength: 16_384 },
+      listener: { queueDepth: 32 },
+    });
     const params = iserParamsWith({ maxRecvDataSegmentLength: { initiator: 16_384, target: 4096 } });
     await h.logIn(params);
     const initiatorRing = h.tap.receives.filter((r) => r.side === 'initiator' && r.capacity !== 8268);
@@ -191,7 +194,7 @@ describe('login over Sends', () => {
   });
 
   it('a discovery session runs over iSER without RDMAExtensions (text sized by MaxRecvDataSegmentLength)', async () => {
-    const h = await open();
+    const h = await open({ connector: { maxReceiveDataSegmentLength: 32_768 } });
     const params = defaultNegotiatedParams({
       sessionType: 'Discovery',
       maxRecvDataSegmentLength: { initiator: 32_768, target: 8192 },

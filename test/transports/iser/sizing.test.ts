@@ -1,11 +1,16 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { isIserError } from '../../../protocol/errors.js';
 import { DEFAULT_CAPS } from '../../../sim/fabric/index.js';
 import {
+  checkMaxReceiveDataSegmentLength,
   dataOutsPerCommand,
+  DEFAULT_MAX_RECEIVE_DATA_SEGMENT_LENGTH,
   ISER_HEADERS_LENGTH,
   LOGIN_RECEIVE_LENGTH,
   qpCapabilities,
   receiveBufferLength,
+  RECEIVE_DATA_SEGMENT_LENGTH_CAP,
   receiveRingDepth,
   sendCreditLimits,
 } from '../../../transports/iser/sizing.js';
@@ -57,5 +62,38 @@ describe('iSER sizing', () => {
     expect(dataOutsPerCommand(unsolicited)).toBe(16);
     expect(receiveRingDepth(unsolicited, 'target', 64, 100_000)).toBe(64 * 17 + 6 + 4 + 2);
     expect(receiveRingDepth(unsolicited, 'target', 64, 500)).toBe(500);
+  });
+
+  it('the receive limit defaults to 8 KiB and takes any integer in 512..256 KiB as given', () => {
+    expect(DEFAULT_MAX_RECEIVE_DATA_SEGMENT_LENGTH).toBe(8192);
+    expect(RECEIVE_DATA_SEGMENT_LENGTH_CAP).toBe(262_144);
+    expect(checkMaxReceiveDataSegmentLength(undefined)).toBe(8192);
+    fc.assert(
+      fc.property(fc.integer({ min: 512, max: RECEIVE_DATA_SEGMENT_LENGTH_CAP }), (value) => {
+        expect(checkMaxReceiveDataSegmentLength(value)).toBe(value);
+      }),
+    );
+  });
+
+  it('a receive limit outside 512..256 KiB is refused with ERR_ISER_CONFIG naming the cap, never clamped', () => {
+    const illegal = fc.oneof(
+      fc.integer({ min: RECEIVE_DATA_SEGMENT_LENGTH_CAP + 1, max: 2 ** 40 }),
+      fc.constant(16 * 1024 * 1024),
+      fc.integer({ min: -(2 ** 31), max: 511 }),
+      fc.double({ min: 512, max: RECEIVE_DATA_SEGMENT_LENGTH_CAP, noInteger: true }),
+      fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY),
+    );
+    fc.assert(
+      fc.property(illegal, (value) => {
+        let error: unknown;
+        try {
+          checkMaxReceiveDataSegmentLength(value);
+        } catch (err) {
+          error = err;
+        }
+        expect(isIserError(error, 'ERR_ISER_CONFIG')).toBe(true);
+        expect((error as Error).message).toContain('262144');
+      }),
+    );
   });
 });

@@ -1,7 +1,7 @@
 /**
  * A Verbs provider wrapper that records what the iSER transport asks of the provider: connect/accept options
  * (private data, QP sizes), every posted send with the bytes it gathers (read at post time), every posted receive's
- * capacity, and when each connection's completion stream completed. The wrapped objects forward everything else.
+ * capacity, every memory registration's length, and when each connection's completion stream completed. The wrapped objects forward everything else.
  */
 import { map, tap as peek } from 'rxjs';
 import type {
@@ -31,6 +31,8 @@ export interface TappedSend {
 export class VerbsTap {
   readonly sends: TappedSend[] = [];
   readonly receives: { readonly side: Side; readonly capacity: number }[] = [];
+  /** Bytes of every buffer registered through a connection's PD, in order. */
+  readonly registrations: { readonly side: Side; readonly length: number }[] = [];
   readonly connectOptions: ConnectOptions[] = [];
   readonly acceptOptions: AcceptOptions[] = [];
   /**
@@ -81,12 +83,18 @@ export class VerbsTap {
   }
 
   private connection(connection: RdmaConnection, side: Side): RdmaConnection {
-    const { sends, receives, log } = this;
+    const { sends, receives, registrations, log } = this;
+    const pd = connection.pd;
     return {
       local: connection.local,
       remote: connection.remote,
       peerPrivateData: connection.peerPrivateData,
-      pd: connection.pd,
+      pd: {
+        register: (buffer, access, options) => {
+          registrations.push({ side, length: buffer.length });
+          return pd.register(buffer, access, options);
+        },
+      },
       get state() {
         return connection.state;
       },
