@@ -154,6 +154,11 @@ export interface AddonCmId {
   setMinRnrTimer(encoded: number): void;
   createQp(pd: AddonPd, sendCq: AddonCq, recvCq: AddonCq, caps: AddonQpCaps): AddonQpCaps & { readonly qpNum: number };
   destroyQp(): void;
+  /**
+   * `rdma_destroy_qp` on the thread pool (rxe can block it for a minute after a QP error). Until it settles the
+   * id refuses everything: posts with `EBADF`, the rest with `EBUSY`.
+   */
+  destroyQpAsync(): Promise<void>;
   qpState(): string;
   postSend(wrs: readonly AddonSendWr[]): void;
   postRecv(wrs: readonly AddonRecvWr[]): void;
@@ -162,6 +167,11 @@ export interface AddonCmId {
   deviceName(): string | undefined;
   queryDevice(): AddonBoundDevice;
   destroy(): void;
+  /**
+   * The QP (if any) and the id, on the thread pool. The id is gone for JS at once (its events arrive without
+   * it and are still acked, which `rdma_destroy_id` waits for); rejects with an errno error if it failed.
+   */
+  destroyAsync(): Promise<void>;
 }
 
 /** An rdma_cm event channel. */
@@ -195,6 +205,8 @@ export interface AddonMw {
 /** A completion queue; closing needs its QPs destroyed first. */
 export interface AddonCq {
   close(): void;
+  /** `ibv_destroy_cq` on the thread pool; no completions are delivered once it is called. */
+  closeAsync(): Promise<void>;
 }
 
 /** What `iser_verbs.node` exports. */

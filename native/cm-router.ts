@@ -82,6 +82,27 @@ export class CmRouter {
     }
   }
 
+  /**
+   * Like {@link destroy}, but the blocking `rdma_destroy_id` runs off the JS thread. The id counts as alive
+   * (in {@link size}) until it is really gone, so the channel is not closed under it. Never rejects.
+   */
+  async destroyAsync(id: AddonCmId): Promise<void> {
+    const route = this.routes.get(id);
+    if (route?.waiter !== undefined) {
+      route.waiter.timer.unsubscribe();
+      route.waiter.reject(new VerbsError('ERR_VERBS_CLOSED', 'rdma_cm id destroyed while waiting for an event'));
+      route.waiter = undefined;
+    }
+    if (route !== undefined) route.handler = () => undefined;
+    try {
+      await id.destroyAsync();
+    } catch {
+      // already gone, or it failed and leaks until exit: this is teardown
+    } finally {
+      if (this.routes.get(id) === route) this.routes.delete(id);
+    }
+  }
+
   /** Ids still alive on this channel. */
   get size(): number {
     return this.routes.size;

@@ -412,7 +412,7 @@ export class NativeConnection implements RdmaConnection {
       }
     }
     await this.until(() => this.drainMarker === undefined && this.recvOutstanding === 0 && this.disconnectedSeen);
-    this.tearDown();
+    await this.tearDown();
   }
 
   /** Resolves when `done()` holds or after the drain bound, whichever is first. */
@@ -435,21 +435,26 @@ export class NativeConnection implements RdmaConnection {
     this.drainWake?.();
   }
 
-  private tearDown(): void {
+  /**
+   * QP -> CQ -> regions and PD -> id: each needs the one before it gone. The QP, CQ and id destroys run off the
+   * JS thread (rxe on Linux 6.1 can block `rdma_destroy_qp` for a minute after a QP error, and a target serving
+   * other sessions must not freeze meanwhile); the phase is already 'closed', so nothing is posted in between,
+   * and registered Buffers stay referenced until the QP and CQ are gone.
+   */
+  private async tearDown(): Promise<void> {
     this.phase = 'closed';
-    // QP -> CQ -> PD -> id: each needs the one before it gone.
     try {
-      this.id.destroyQp();
+      await this.id.destroyQpAsync();
     } catch {
       // the id may already be gone
     }
     try {
-      this.cq.close();
+      await this.cq.closeAsync();
     } catch {
       // a CQ that cannot close leaks until exit; nothing to do here
     }
     this.pd.releaseAll();
-    this.router.destroy(this.id);
+    await this.router.destroyAsync(this.id);
     this.tracked.clear();
     this.completionSubject.complete();
     this.eventSubject.complete();

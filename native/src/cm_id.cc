@@ -132,6 +132,7 @@ void CmId::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&CmId::SetMinRnrTimer>("setMinRnrTimer"),
                                         InstanceMethod<&CmId::CreateQp>("createQp"),
                                         InstanceMethod<&CmId::DestroyQp>("destroyQp"),
+                                        InstanceMethod<&CmId::DestroyQpAsync>("destroyQpAsync"),
                                         InstanceMethod<&CmId::QpState>("qpState"),
                                         InstanceMethod<&CmId::PostSend>("postSend"),
                                         InstanceMethod<&CmId::PostRecv>("postRecv"),
@@ -140,6 +141,7 @@ void CmId::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&CmId::DeviceName>("deviceName"),
                                         InstanceMethod<&CmId::QueryDevice>("queryDevice"),
                                         InstanceMethod<&CmId::Destroy>("destroy"),
+                                        InstanceMethod<&CmId::DestroyAsync>("destroyAsync"),
                                     });
   Data(env).cmId = Napi::Persistent(ctor);
   exports.Set("CmId", ctor);
@@ -162,6 +164,7 @@ CmId::~CmId() {
 
 rdma_cm_id* CmId::Live(Napi::Env env) const {
   if (id_ == nullptr) ThrowErrno(env, "rdma_cm_id destroyed", EBADF);
+  if (qp_busy_) ThrowErrno(env, "rdma_cm_id busy: its QP is being destroyed", EBUSY);
   return id_;
 }
 
@@ -172,6 +175,7 @@ ibv_context* CmId::Verbs(Napi::Env env) const {
 }
 
 ibv_qp* CmId::Qp(Napi::Env env) const {
+  if (qp_busy_) ThrowErrno(env, "QP being destroyed", EBADF);
   rdma_cm_id* id = Live(env);
   if (id->qp == nullptr) ThrowErrno(env, "rdma_cm_id has no QP", EINVAL);
   return id->qp;
@@ -321,6 +325,28 @@ Napi::Value CmId::DestroyQp(const Napi::CallbackInfo& info) {
   Live(info.Env());
   ReleaseQp();
   return info.Env().Undefined();
+}
+
+// destroyQpAsync(): Promise<void>. rdma_destroy_qp on the thread pool (rxe may block it for a minute after a QP
+// error); until it settles the id refuses everything (posts: EBADF, the rest: EBUSY).
+Napi::Value CmId::DestroyQpAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  rdma_cm_id* id = Live(env);
+  if (id->qp == nullptr) {
+    ReleaseQp();
+    return Resolved(env);
+  }
+  qp_busy_ = true;
+  return BlockingCall::Start(
+      env, Value(), "rdma_destroy_qp",
+      [id] {
+        rdma_destroy_qp(id);  // void: it cannot fail visibly
+        return 0;
+      },
+      [this](Napi::Env, int) {
+        qp_busy_ = false;
+        ReleaseQp();  // id->qp is NULL now: only the CQ bookkeeping is left
+      });
 }
 
 Napi::Value CmId::QpState(const Napi::CallbackInfo& info) {
@@ -482,6 +508,7 @@ Napi::Value CmId::QueryDevice(const Napi::CallbackInfo& info) {
 // does as soon as it reads them.
 Napi::Value CmId::Destroy(const Napi::CallbackInfo& info) {
   if (id_ == nullptr) return info.Env().Undefined();
+  if (qp_busy_) ThrowErrno(info.Env(), "rdma_destroy_id", EBUSY);
   ReleaseQp();
   rdma_cm_id* id = id_;
   id_->context = nullptr;
@@ -495,6 +522,36 @@ Napi::Value CmId::Destroy(const Napi::CallbackInfo& info) {
   channel_ref_.Reset();
   Unref();
   return info.Env().Undefined();
+}
+
+// destroyAsync(): Promise<void>. The QP (if any) and the id, on the thread pool. The id leaves JS at once (its
+// events arrive without it; the channel keeps acking them, which rdma_destroy_id waits for) and is the worker's
+// until the call returns; the channel and this object stay referenced until then.
+Napi::Value CmId::DestroyAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (id_ == nullptr) return Resolved(env);
+  if (qp_busy_) ThrowErrno(env, "rdma_destroy_id", EBUSY);
+  rdma_cm_id* id = id_;
+  id->context = nullptr;
+  id_ = nullptr;
+  return BlockingCall::Start(
+      env, Value(), "rdma_destroy_id",
+      [id] {
+        if (id->qp != nullptr) rdma_destroy_qp(id);
+        return rdma_destroy_id(id) == 0 ? 0 : errno;
+      },
+      [this, id](Napi::Env, int err) {
+        if (err != 0) {  // still ours: give it back to JS
+          id_ = id;
+          id->context = this;
+          ReleaseQp();
+          return;
+        }
+        ReleaseQp();  // id_ is NULL: drops the CQ references only
+        channel_->IdDestroyed();
+        channel_ref_.Reset();
+        Unref();
+      });
 }
 
 }  // namespace iser

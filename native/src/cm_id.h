@@ -38,6 +38,7 @@ class CmId : public Napi::ObjectWrap<CmId> {
   Napi::Value SetMinRnrTimer(const Napi::CallbackInfo& info);
   Napi::Value CreateQp(const Napi::CallbackInfo& info);
   Napi::Value DestroyQp(const Napi::CallbackInfo& info);
+  Napi::Value DestroyQpAsync(const Napi::CallbackInfo& info);
   Napi::Value QpState(const Napi::CallbackInfo& info);
   Napi::Value PostSend(const Napi::CallbackInfo& info);
   Napi::Value PostRecv(const Napi::CallbackInfo& info);
@@ -46,12 +47,15 @@ class CmId : public Napi::ObjectWrap<CmId> {
   Napi::Value DeviceName(const Napi::CallbackInfo& info);
   Napi::Value QueryDevice(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
+  Napi::Value DestroyAsync(const Napi::CallbackInfo& info);
 
   rdma_cm_id* Live(Napi::Env env) const;
   ibv_qp* Qp(Napi::Env env) const;
   void ReleaseQp();
 
   rdma_cm_id* id_ = nullptr;
+  // A worker is destroying the QP: nothing on the JS thread may touch the id until it is done.
+  bool qp_busy_ = false;
   EventChannel* channel_ = nullptr;
   Napi::ObjectReference channel_ref_;  // the channel outlives its ids
   Cq* send_cq_ = nullptr;

@@ -67,3 +67,40 @@ void BufferProp(const Napi::Object& obj, const char* name, const void** data, si
 }
 
 }  // namespace iser
+
+namespace iser {
+
+BlockingCall::BlockingCall(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done)
+    : Napi::AsyncWorker(env, "iser:verbs:destroy"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      keep_(Napi::Persistent(keep)),
+      syscall_(syscall),
+      call_(std::move(call)),
+      done_(std::move(done)) {}
+
+Napi::Promise BlockingCall::Start(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call,
+                                  Done done) {
+  auto* w = new BlockingCall(env, keep, syscall, std::move(call), std::move(done));
+  Napi::Promise p = w->deferred_.Promise();
+  w->Queue();  // node-addon-api deletes the worker after OnOK
+  return p;
+}
+
+void BlockingCall::Execute() { err_ = call_(); }
+
+void BlockingCall::OnOK() {
+  Napi::Env env = Env();
+  try {
+    done_(env, err_);
+    if (err_ == 0) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(ErrnoError(env, syscall_, err_).Value());
+    }
+  } catch (const Napi::Error&) {
+    // The environment is going away (worker thread exit): nobody is left to tell.
+  }
+  keep_.Reset();
+}
+
+}  // namespace iser

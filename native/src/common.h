@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace iser {
@@ -55,6 +56,47 @@ T* UnwrapAs(const Napi::Value& v, Napi::FunctionReference& ctor, const char* wha
   T* p = T::Unwrap(v.As<Napi::Object>());
   if (p == nullptr) throw Napi::TypeError::New(v.Env(), std::string(what) + " is not initialised");
   return p;
+}
+
+}  // namespace iser
+
+namespace iser {
+
+// One blocking libibverbs/librdmacm destroy run on the libuv thread pool, so a kernel that takes a minute to
+// destroy an object (rxe on 6.1 after a QP error) stalls only that call, not the JS thread. `call` runs on the
+// worker and must touch nothing but the raw verbs pointer it captured; it returns 0 or an errno. `done` runs
+// back on the JS thread with that result (bookkeeping: tables, references); then the promise settles with
+// undefined or an errno error named after `syscall`. The worker keeps `keep` (the JS object) alive meanwhile.
+class BlockingCall : public Napi::AsyncWorker {
+ public:
+  using Call = std::function<int()>;
+  using Done = std::function<void(Napi::Env, int)>;
+  static Napi::Promise Start(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done);
+
+ protected:
+  void Execute() override;
+  void OnOK() override;
+
+ private:
+  BlockingCall(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done);
+
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference keep_;
+  const char* syscall_;
+  Call call_;
+  Done done_;
+  int err_ = 0;
+};
+
+}  // namespace iser
+
+namespace iser {
+
+// A promise already resolved with undefined (an async destroy with nothing left to destroy).
+inline Napi::Promise Resolved(Napi::Env env) {
+  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+  d.Resolve(env.Undefined());
+  return d.Promise();
 }
 
 }  // namespace iser

@@ -14,7 +14,11 @@ constexpr unsigned kAckBatch = 16;  // ibv_ack_cq_events takes a lock: ack sever
 }  // namespace
 
 void Cq::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "Cq", {InstanceMethod<&Cq::Close>("close")});
+  Napi::Function ctor = DefineClass(env, "Cq",
+                                    {
+                                        InstanceMethod<&Cq::Close>("close"),
+                                        InstanceMethod<&Cq::CloseAsync>("closeAsync"),
+                                    });
   Data(env).cq = Napi::Persistent(ctor);
   exports.Set("Cq", ctor);
 }
@@ -66,7 +70,16 @@ void Cq::AckEvents() {
 }
 
 void Cq::Drain() {
-  if (cq_ == nullptr) return;
+  if (cq_ == nullptr) {
+    // Being destroyed: ibv_destroy_cq waits for every event it reported to be acked, so keep reading and
+    // acking (no polling, no re-arming) or the fd would stay readable and the worker could wait forever.
+    if (closing_ != nullptr && channel_ != nullptr) {
+      ibv_cq* ev_cq = nullptr;
+      void* ev_ctx = nullptr;
+      while (ibv_get_cq_event(channel_, &ev_cq, &ev_ctx) == 0) ibv_ack_cq_events(ev_cq, 1);
+    }
+    return;
+  }
   Napi::HandleScope scope(env_);
   Napi::Object self = Value();  // `this` of the callback; also keeps us alive across it
 
@@ -117,6 +130,7 @@ void Cq::Drain() {
 }
 
 Napi::Value Cq::Close(const Napi::CallbackInfo& info) {
+  if (closing_ != nullptr) ThrowErrno(info.Env(), "ibv_destroy_cq", EBUSY);  // closeAsync is under way
   if (cq_ == nullptr) return info.Env().Undefined();
   if (qps_ > 0) ThrowErrno(info.Env(), "ibv_destroy_cq", EBUSY);  // destroy the QP first
   AckEvents();  // ibv_destroy_cq waits for every event to be acked
@@ -125,6 +139,30 @@ Napi::Value Cq::Close(const Napi::CallbackInfo& info) {
   cq_ = nullptr;
   Shutdown(false);
   return info.Env().Undefined();
+}
+
+// closeAsync(): Promise<void>. ibv_destroy_cq on the thread pool; the CQ leaves JS at once (no more
+// completions are delivered) and the completion channel is destroyed only after it.
+Napi::Value Cq::CloseAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closing_ != nullptr) ThrowErrno(env, "ibv_destroy_cq", EBUSY);
+  if (cq_ == nullptr) return Resolved(env);
+  if (qps_ > 0) ThrowErrno(env, "ibv_destroy_cq", EBUSY);  // destroy the QP first
+  AckEvents();
+  ibv_cq* cq = cq_;
+  closing_ = cq;
+  cq_ = nullptr;
+  return BlockingCall::Start(
+      env, Value(), "ibv_destroy_cq", [cq] { return ibv_destroy_cq(cq); },
+      [this, cq](Napi::Env, int err) {
+        closing_ = nullptr;
+        if (torn_down_) return;  // the environment went first; process exit reclaims the rest
+        if (err != 0) {
+          cq_ = cq;  // still alive: a later close may retry
+          return;
+        }
+        Shutdown(false);
+      });
 }
 
 // Stops the watch; the completion channel (whose fd libuv was polling) is destroyed only once libuv has let
@@ -148,6 +186,7 @@ void Cq::Shutdown(bool env_teardown) {
 void Cq::OnEnvTeardown(void* self) {
   auto* cq = static_cast<Cq*>(self);
   cq->cq_ = nullptr;
+  cq->torn_down_ = true;
   cq->Shutdown(true);
 }
 

@@ -24,6 +24,7 @@ class Cq : public Napi::ObjectWrap<Cq> {
 
  private:
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value CloseAsync(const Napi::CallbackInfo& info);
   void Drain();
   void AckEvents();
   void Shutdown(bool env_teardown);
@@ -32,6 +33,9 @@ class Cq : public Napi::ObjectWrap<Cq> {
   Napi::Env env_;
   ibv_comp_channel* channel_ = nullptr;
   ibv_cq* cq_ = nullptr;
+  // The CQ a worker is destroying (cq_ is then NULL): events still read from the channel are acked at once.
+  ibv_cq* closing_ = nullptr;
+  bool torn_down_ = false;
   FdWatch* watch_ = nullptr;
   Napi::FunctionReference on_completions_;
   std::unique_ptr<Napi::AsyncContext> async_;
