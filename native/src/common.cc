@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace iser {
 
@@ -70,37 +73,88 @@ void BufferProp(const Napi::Object& obj, const char* name, const void** data, si
 
 namespace iser {
 
-BlockingCall::BlockingCall(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done)
-    : Napi::AsyncWorker(env, "iser:verbs:destroy"),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      keep_(Napi::Persistent(keep)),
-      syscall_(syscall),
-      call_(std::move(call)),
-      done_(std::move(done)) {}
+namespace {
+
+// What one BlockingCall shares between its thread and the JS thread. `mu` orders the thread's report against
+// environment teardown: the cleanup hook clears `alive` under it, the thread calls the threadsafe function only
+// while `alive` holds, so it never touches one the environment has already freed.
+struct Pending {
+  std::mutex mu;
+  bool alive = true;
+  napi_env env = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference keep;
+  const char* syscall = nullptr;
+  BlockingCall::Call call;
+  BlockingCall::Done done;
+  int err = 0;
+
+  explicit Pending(Napi::Env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {}
+};
+
+void OnEnvGone(void* arg) {
+  auto* p = static_cast<Pending*>(arg);
+  std::lock_guard<std::mutex> lock(p->mu);
+  p->alive = false;  // the thread still owns `p` and frees nothing of the environment's
+}
+
+// On the JS thread, once the call returned.
+void Report(napi_env env, napi_value /*js_cb*/, void* /*context*/, void* data) {
+  auto* p = static_cast<Pending*>(data);
+  if (env == nullptr) return;  // torn down: never happens while `alive`, see the thread
+  napi_remove_env_cleanup_hook(env, OnEnvGone, p);
+  Napi::Env e(env);
+  try {
+    Napi::HandleScope scope(e);
+    p->done(e, p->err);
+    if (p->err == 0) {
+      p->deferred.Resolve(e.Undefined());
+    } else {
+      p->deferred.Reject(ErrnoError(e, p->syscall, p->err).Value());
+    }
+  } catch (const Napi::Error&) {
+    // nothing sensible is left to tell
+  }
+  napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+  { std::lock_guard<std::mutex> wait_for_thread(p->mu); }  // the thread may still be leaving its lock
+  delete p;
+}
+
+}  // namespace
 
 Napi::Promise BlockingCall::Start(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call,
                                   Done done) {
-  auto* w = new BlockingCall(env, keep, syscall, std::move(call), std::move(done));
-  Napi::Promise p = w->deferred_.Promise();
-  w->Queue();  // node-addon-api deletes the worker after OnOK
-  return p;
-}
-
-void BlockingCall::Execute() { err_ = call_(); }
-
-void BlockingCall::OnOK() {
-  Napi::Env env = Env();
-  try {
-    done_(env, err_);
-    if (err_ == 0) {
-      deferred_.Resolve(env.Undefined());
-    } else {
-      deferred_.Reject(ErrnoError(env, syscall_, err_).Value());
-    }
-  } catch (const Napi::Error&) {
-    // The environment is going away (worker thread exit): nobody is left to tell.
+  auto* p = new Pending(env);
+  p->keep = Napi::Persistent(keep);
+  p->syscall = syscall;
+  p->call = std::move(call);
+  p->done = std::move(done);
+  Napi::Promise promise = p->deferred.Promise();
+  // No JS function: Report does the work. Referenced, so the loop (and the process) waits for the result.
+  napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, Napi::String::New(env, "iser:verbs:destroy"),
+                                                   0, 1, nullptr, nullptr, nullptr, Report, &p->tsfn);
+  if (st != napi_ok) {
+    delete p;
+    throw Napi::Error::New(env, "napi_create_threadsafe_function failed");
   }
-  keep_.Reset();
+  // Registered after the threadsafe function's own hook, so it runs before that one frees it.
+  napi_add_env_cleanup_hook(env, OnEnvGone, p);
+  try {
+    std::thread([p] {
+      int err = p->call();
+      std::lock_guard<std::mutex> lock(p->mu);
+      if (!p->alive) return;  // leaks `p` on purpose: its references belong to a dead environment
+      p->err = err;
+      napi_call_threadsafe_function(p->tsfn, p, napi_tsfn_nonblocking);  // unbounded queue: never full
+    }).detach();
+  } catch (const std::system_error& e) {
+    napi_remove_env_cleanup_hook(env, OnEnvGone, p);
+    napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+    delete p;
+    ThrowErrno(env, "pthread_create", e.code().value());
+  }
+  return promise;
 }
 
 }  // namespace iser

@@ -62,30 +62,18 @@ T* UnwrapAs(const Napi::Value& v, Napi::FunctionReference& ctor, const char* wha
 
 namespace iser {
 
-// One blocking libibverbs/librdmacm destroy run on the libuv thread pool, so a kernel that takes a minute to
-// destroy an object (rxe on 6.1 after a QP error) stalls only that call, not the JS thread. `call` runs on the
-// worker and must touch nothing but the raw verbs pointer it captured; it returns 0 or an errno. `done` runs
-// back on the JS thread with that result (bookkeeping: tables, references); then the promise settles with
-// undefined or an errno error named after `syscall`. The worker keeps `keep` (the JS object) alive meanwhile.
-class BlockingCall : public Napi::AsyncWorker {
+// One blocking libibverbs/librdmacm destroy run on a thread of its own, so a kernel that takes a minute to
+// destroy an object (rxe on 6.1 after a QP error) stalls only that call: not the JS thread, and not the libuv
+// pool either (four hung destroys would starve fs, dns and crypto). `call` runs on that thread and must touch
+// nothing but the raw verbs pointers it captured; it returns 0 or an errno. `done` runs back on the JS thread
+// with the result (bookkeeping: tables, references), then the promise settles with undefined or an errno error
+// named after `syscall`. `keep` (the JS object) stays referenced meanwhile. If the environment is torn down
+// first (a worker thread exiting), the thread finishes its call and reports to nobody.
+class BlockingCall {
  public:
   using Call = std::function<int()>;
   using Done = std::function<void(Napi::Env, int)>;
   static Napi::Promise Start(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done);
-
- protected:
-  void Execute() override;
-  void OnOK() override;
-
- private:
-  BlockingCall(Napi::Env env, const Napi::Object& keep, const char* syscall, Call call, Done done);
-
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference keep_;
-  const char* syscall_;
-  Call call_;
-  Done done_;
-  int err_ = 0;
 };
 
 }  // namespace iser
