@@ -155,7 +155,7 @@ export interface AddonCmId {
   createQp(pd: AddonPd, sendCq: AddonCq, recvCq: AddonCq, caps: AddonQpCaps): AddonQpCaps & { readonly qpNum: number };
   destroyQp(): void;
   /**
-   * `rdma_destroy_qp` on the thread pool (rxe can block it for a minute after a QP error). Until it settles the
+   * `rdma_destroy_qp` on a thread of its own (rxe can block it for a minute after a QP error). Until it settles the
    * id refuses everything: posts with `EBADF`, the rest with `EBUSY`.
    */
   destroyQpAsync(): Promise<void>;
@@ -168,7 +168,7 @@ export interface AddonCmId {
   queryDevice(): AddonBoundDevice;
   destroy(): void;
   /**
-   * The QP (if any) and the id, on the thread pool. The id is gone for JS at once (its events arrive without
+   * The QP (if any) and the id, on a thread of its own. The id is gone for JS at once (its events arrive without
    * it and are still acked, which `rdma_destroy_id` waits for); rejects with an errno error if it failed.
    */
   destroyAsync(): Promise<void>;
@@ -205,7 +205,7 @@ export interface AddonMw {
 /** A completion queue; closing needs its QPs destroyed first. */
 export interface AddonCq {
   close(): void;
-  /** `ibv_destroy_cq` on the thread pool; no completions are delivered once it is called. */
+  /** `ibv_destroy_cq` on a thread of its own; no completions are delivered once it is called. */
   closeAsync(): Promise<void>;
 }
 

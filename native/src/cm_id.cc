@@ -327,7 +327,7 @@ Napi::Value CmId::DestroyQp(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// destroyQpAsync(): Promise<void>. rdma_destroy_qp on the thread pool (rxe may block it for a minute after a QP
+// destroyQpAsync(): Promise<void>. rdma_destroy_qp on a thread of its own (rxe may block it for a minute after a QP
 // error); until it settles the id refuses everything (posts: EBADF, the rest: EBUSY).
 Napi::Value CmId::DestroyQpAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -524,7 +524,7 @@ Napi::Value CmId::Destroy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// destroyAsync(): Promise<void>. The QP (if any) and the id, on the thread pool. The id leaves JS at once (its
+// destroyAsync(): Promise<void>. The QP (if any) and the id, on a thread of its own. The id leaves JS at once (its
 // events arrive without it; the channel keeps acking them, which rdma_destroy_id waits for) and is the worker's
 // until the call returns; the channel and this object stay referenced until then.
 Napi::Value CmId::DestroyAsync(const Napi::CallbackInfo& info) {

@@ -141,7 +141,7 @@ Napi::Value Cq::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// closeAsync(): Promise<void>. ibv_destroy_cq on the thread pool; the CQ leaves JS at once (no more
+// closeAsync(): Promise<void>. ibv_destroy_cq on a thread of its own; the CQ leaves JS at once (no more
 // completions are delivered) and the completion channel is destroyed only after it.
 Napi::Value Cq::CloseAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
