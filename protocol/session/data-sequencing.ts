@@ -66,6 +66,22 @@ export function unsolicitedLengthsViolation(
 }
 
 /**
+ * Why a command's write data cannot go out as given, or undefined when it can: the data is EDTL bytes exactly (or
+ * none, for a read) and its unsolicited split follows the negotiated rules. Every initiator Datamover checks this.
+ */
+export function commandDataViolation(
+  params: UnsolicitedParams,
+  expectedDataTransferLength: number,
+  writeLength: number,
+  lengths: UnsolicitedLengths,
+): string | undefined {
+  if (writeLength > 0 && writeLength !== expectedDataTransferLength) {
+    return `writeData holds ${writeLength} bytes but EDTL is ${expectedDataTransferLength}`;
+  }
+  return unsolicitedLengthsViolation(params, writeLength, lengths);
+}
+
+/**
  * Target side: where the unsolicited data of a write command ends (exclusive), given what its PDU says, or a
  * string saying which rule the command breaks. Unsolicited Data-Out, when F=0, fills up to min(EDTL, FirstBurstLength).
  */

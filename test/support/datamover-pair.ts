@@ -24,7 +24,7 @@ import type {
   TargetTaskRef,
 } from '../../protocol/datamover.js';
 import type { Pdu, ScsiCommandPdu } from '../../protocol/pdu/index.js';
-import { commandFinalBit, unsolicitedLengthsViolation } from '../../protocol/session/data-sequencing.js';
+import { commandFinalBit, commandDataViolation } from '../../protocol/session/data-sequencing.js';
 import { copyChunksInto, sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import type { NegotiatedParams, TransportKind } from '../../protocol/text/index.js';
 import { TcpConnection, type TcpConnectionOptions } from '../../transports/tcp/connection.js';
@@ -287,13 +287,7 @@ class MemoryInitiator extends MemoryEnd {
     if (this.tasks.has(pdu.itt)) throw new TcpTransportError('ERR_TCP_USAGE', `ITT ${pdu.itt} is already in use`);
     const writeData = buffers.writeData ?? [];
     const writeLength = totalLength(writeData);
-    if (writeLength > 0 && writeLength !== pdu.expectedDataTransferLength) {
-      throw new TcpTransportError(
-        'ERR_TCP_USAGE',
-        `writeData holds ${writeLength} bytes but EDTL is ${pdu.expectedDataTransferLength}`,
-      );
-    }
-    const violation = unsolicitedLengthsViolation(params, writeLength, buffers);
+    const violation = commandDataViolation(params, pdu.expectedDataTransferLength, writeLength, buffers);
     if (violation !== undefined) throw new TcpTransportError('ERR_TCP_USAGE', violation);
     this.tasks.set(pdu.itt, { buffers, writeLength });
     this.retired.delete(pdu.itt);

@@ -39,7 +39,7 @@ import {
   type ScsiCommandPdu,
   type ScsiDataOutPdu,
 } from '../../protocol/pdu/index.js';
-import { commandFinalBit, unsolicitedLengthsViolation } from '../../protocol/session/data-sequencing.js';
+import { commandFinalBit, commandDataViolation } from '../../protocol/session/data-sequencing.js';
 import { sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import type { NegotiatedParams } from '../../protocol/text/index.js';
 import { InboundPdus } from '../common/inbound-pdus.js';
@@ -320,13 +320,7 @@ export class IserConnection implements DatamoverConnection {
     const params = this.enabledParams();
     const writeData = buffers.writeData ?? [];
     const writeLength = totalLength(writeData);
-    if (writeLength > 0 && writeLength !== pdu.expectedDataTransferLength) {
-      throw iserError(
-        'ERR_ISER_USAGE',
-        `writeData holds ${writeLength} bytes but EDTL is ${pdu.expectedDataTransferLength}`,
-      );
-    }
-    const violation = unsolicitedLengthsViolation(params, writeLength, buffers);
+    const violation = commandDataViolation(params, pdu.expectedDataTransferLength, writeLength, buffers);
     if (violation !== undefined) throw iserError('ERR_ISER_USAGE', violation);
     const prepared = this.initiatorTasks.prepare(this.registrar, pdu, buffers, this.bounds.send);
     const task = prepared.task;

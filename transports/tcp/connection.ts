@@ -48,10 +48,10 @@ import {
   type ScsiDataOutPdu,
 } from '../../protocol/pdu/index.js';
 import {
+  commandDataViolation,
   commandFinalBit,
   dataInPlan,
   dataOutPlan,
-  unsolicitedLengthsViolation,
 } from '../../protocol/session/data-sequencing.js';
 import { ChunkCursor, sliceChunks, totalLength } from '../../protocol/session/data-sequencing-chunks.js';
 import { dataSegmentLimits, type NegotiatedParams } from '../../protocol/text/index.js';
@@ -190,13 +190,7 @@ export class TcpConnection implements DatamoverConnection {
     const params = this.enabledParams();
     const writeData = buffers.writeData ?? [];
     const writeLength = totalLength(writeData);
-    if (writeLength > 0 && writeLength !== pdu.expectedDataTransferLength) {
-      throw transportError(
-        'ERR_TCP_USAGE',
-        `writeData holds ${writeLength} bytes but EDTL is ${pdu.expectedDataTransferLength}`,
-      );
-    }
-    const violation = unsolicitedLengthsViolation(params, writeLength, buffers);
+    const violation = commandDataViolation(params, pdu.expectedDataTransferLength, writeLength, buffers);
     if (violation !== undefined) throw transportError('ERR_TCP_USAGE', violation);
     const task = this.initiatorTasks.add(pdu, buffers, writeLength, params);
     const { immediateLength, unsolicitedDataOutLength } = buffers;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  commandDataViolation,
   commandFinalBit,
   dataInPlan,
   dataOutPlan,
@@ -144,6 +145,22 @@ describe('unsolicitedLengths', () => {
     );
     expect(unsolicitedLengthsViolation(open, 100, { immediateLength: -1, unsolicitedDataOutLength: 0 })).toMatch(
       /non-negative/,
+    );
+  });
+
+  it("a command's write data must be EDTL bytes (or none), then follow the unsolicited rules", () => {
+    const params: UnsolicitedParams = {
+      immediateData: true,
+      initialR2T: false,
+      firstBurstLength: 4096,
+      maxRecvDataSegmentLength: { initiator: 8192, target: 2048 },
+    };
+    const none = { immediateLength: 0, unsolicitedDataOutLength: 0 };
+    expect(commandDataViolation(params, 4096, 4095, none)).toMatch(/writeData holds 4095 bytes but EDTL is 4096/);
+    expect(commandDataViolation(params, 4096, 0, none)).toBeUndefined(); // a read: no write data
+    expect(commandDataViolation(params, 4096, 4096, none)).toBeUndefined();
+    expect(commandDataViolation(params, 4096, 4096, { immediateLength: 2049, unsolicitedDataOutLength: 0 })).toMatch(
+      /MaxRecvDataSegmentLength/,
     );
   });
 
