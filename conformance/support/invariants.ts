@@ -163,7 +163,7 @@ export function checkTargetWindow(pdus: readonly RecordedPdu[]): Finding | undef
 }
 
 /** True for target PDUs that consume a StatSN (RFC 7143 §4.2.2.2; §11.19.1 for NOP-In). */
-function bearsStatus(pdu: Pdu): pdu is Extract<Pdu, { statSN: number }> {
+export function bearsStatus(pdu: Pdu): pdu is Extract<Pdu, { statSN: number }> {
   switch (pdu.kind) {
     case 'scsi-response':
     case 'task-management-response':

@@ -8,6 +8,7 @@ import type { Pdu } from '../../protocol/pdu/pdu.js';
 import { TaskAttribute, type ScsiCommandPdu } from '../../protocol/pdu/scsi-command.js';
 import { serialAdd, serialGt } from '../../protocol/pdu/serial.js';
 import type { InitiatorLoginResult } from '../../protocol/login/initiator-login.js';
+import { bearsStatus } from './invariants.js';
 import type { RawConnection } from './raw-connection.js';
 
 /** Numbers kept by hand. */
@@ -49,7 +50,7 @@ export class RawSession {
     for (; this.#seen < this.raw.received.length; this.#seen++) {
       const pdu = this.raw.received[this.#seen];
       if (pdu === undefined) continue;
-      if ('statSN' in pdu && statusBearing(pdu) && serialGt(serialAdd(pdu.statSN, 1), this.expStatSN)) {
+      if (bearsStatus(pdu) && serialGt(serialAdd(pdu.statSN, 1), this.expStatSN)) {
         this.expStatSN = serialAdd(pdu.statSN, 1);
       }
       if ('maxCmdSN' in pdu && 'expCmdSN' in pdu) {
@@ -119,23 +120,5 @@ export class RawSession {
   /** Every PDU received for `itt`. */
   received(itt: number): Pdu[] {
     return this.raw.received.filter((p) => 'itt' in p && p.itt === itt);
-  }
-}
-
-function statusBearing(pdu: Pdu): boolean {
-  switch (pdu.kind) {
-    case 'scsi-response':
-    case 'task-management-response':
-    case 'text-response':
-    case 'logout-response':
-    case 'async-message':
-    case 'reject':
-      return true;
-    case 'nop-in':
-      return pdu.itt !== RESERVED_TAG;
-    case 'scsi-data-in':
-      return pdu.statusPresent;
-    default:
-      return false;
   }
 }
