@@ -216,10 +216,13 @@ export class SessionDriver {
       );
       return;
     }
+    // Data-out the model pulled: what the metrics count as written (no second CDB decode per command).
+    let pulled = 0;
     const getDataOut = (offset: number, length: number): Promise<readonly Buffer[]> => {
       const connection = this.#connections.get(cid);
       // An aborted task's ITT may already belong to a new command: never touch the transport for it.
       if (connection === undefined || !this.session.canMoveData(taskId)) return Promise.reject(closedError(cid));
+      pulled += length;
       return connection.getData(task, offset, length);
     };
     const now = this.#hooks.clock ?? (() => this.#scheduler.now());
@@ -227,7 +230,7 @@ export class SessionDriver {
     device.execute({ ...request.command, getDataOut }).then(
       (response) => {
         if (this.#hooks.onCommand !== undefined) {
-          const { lun, cdb, direction } = request.command;
+          const { lun, direction } = request.command;
           let bytesRead = 0;
           for (const chunk of response.dataIn ?? []) bytesRead += chunk.length;
           this.#hooks.onCommand(this, {
@@ -235,7 +238,7 @@ export class SessionDriver {
             direction,
             status: response.status,
             bytesRead,
-            bytesWritten: response.status === 0 ? device.transferLengths(lun, cdb).dataOut : 0,
+            bytesWritten: response.status === 0 ? pulled : 0,
             latencyMs: now() - started,
           });
         }
